@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+// ShardLog: an embedded, event-sourced storage engine. See README.md and Specs/.
+import PackageDescription
+
+let package = Package(
+    name: "ShardLog",
+    products: [
+        .library(name: "CommandLog", targets: ["CommandLog"]),
+        .executable(name: "shardlog", targets: ["shardlog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // LZ4 from the system (Debian: liblz4-dev). Project-prefixed so it cannot
+        // clash with another package's LZ4 module; imported `internal` only.
+        .systemLibrary(
+            name: "ShardLogLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        // CRC-32C (Castagnoli): SSE4.2 instruction when the CPU has it, slicing-by-8 otherwise.
+        .target(name: "ShardLogCRC32C"),
+        // The command log: segments, frames, group commit, recovery, verification.
+        // Knows nothing of SQLite or personas (Specs/CommandLog.md).
+        .target(
+            name: "CommandLog",
+            dependencies: [
+                "ShardLogLZ4",
+                "ShardLogCRC32C",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "shardlog",
+            dependencies: [
+                "CommandLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // A child process for crash tests: appends from many tasks and reports each
+        // acknowledged command on stdout until it is killed with SIGKILL.
+        .executableTarget(
+            name: "commandlog-crash-child",
+            dependencies: ["CommandLog"]
+        ),
+        .testTarget(
+            name: "CommandLogTests",
+            dependencies: ["CommandLog", "ShardLogCRC32C", "commandlog-crash-child", "shardlog"]
+        ),
+    ]
+)

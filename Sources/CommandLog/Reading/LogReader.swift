@@ -1,0 +1,172 @@
+/// What a full read of the log found (LOG-110).
+public struct LogSummary: Hashable, Sendable {
+    public var segmentCount = 0
+    public var frameCount = 0
+    /// Commands whose records were decoded and checked.
+    public var commandCount = 0
+    /// The last committed LSN read.
+    public var lastLSN = LSN.zero
+    /// The chain hash after the last frame read.
+    public var chainHead = ChainHash.genesis
+    /// Bytes at the end of the last, unsealed segment that are not (yet) a committed
+    /// frame: a torn tail, or a write in progress (LOG-121).
+    public var tailByteCount = 0
+    /// Why the tail bytes were not read, when there are any.
+    public var tailReason: String?
+    /// Whether the last segment ends with a seal (a clean close).
+    public var lastSegmentSealed = false
+}
+
+/// Reads commands from a log directory, from any LSN, checking every frame it
+/// passes (CRC, chain, LSNs, records); memory stays bounded by one frame
+/// (LOG-121, LOG-122). A reader takes no lock and may run while a writer appends:
+/// it sees a consistent, committed prefix.
+public struct LogReader: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// Calls `body` for each committed command with `from ≤ LSN ≤ through` (through
+    /// the end when `through` is nil), in LSN order. The view is valid only during the call.
+    @discardableResult
+    public func forEach(
+        from: LSN = LSN(1), through: LSN? = nil, _ body: (CommandView) throws -> Void
+    ) throws -> LogSummary {
+        try traverse(from: from, through: through, decodeAll: false, body)
+    }
+
+    /// All committed commands in a range, materialized. For small ranges and tests;
+    /// use `forEach` to stream.
+    public func commands(from: LSN = LSN(1), through: LSN? = nil) throws -> [LoggedCommand] {
+        var result: [LoggedCommand] = []
+        try forEach(from: from, through: through) { result.append($0.materialize()) }
+        return result
+    }
+
+    /// Reads the whole log and checks everything (LOG-110). Throws the first problem as
+    /// `CommandLogError.corruption` or `.unsupported`; `validator` sees every command and may
+    /// return a reason to reject it (LOG-061).
+    public func verify(validator: ((CommandView) -> String?)? = nil) throws -> LogSummary {
+        var rejection: (LSN, String)?
+        let summary = try traverse(from: LSN(1), through: nil, decodeAll: true) { view in
+            if rejection == nil, let validator, let reason = validator(view) { rejection = (view.lsn, reason) }
+        }
+        if let (lsn, reason) = rejection {
+            throw CommandLogError.corruption(
+                try position(of: lsn), reason: "command \(lsn) does not decode: \(reason)")
+        }
+        return summary
+    }
+
+    /// The segment and frame offset holding `lsn` (for reports).
+    func position(of lsn: LSN) throws -> LogPosition {
+        let segments = try SegmentName.list(in: directory)
+        guard let segment = segments.last(where: { $0.firstLSN <= lsn }) else {
+            return LogPosition(segment: "", offset: 0, lsn: lsn)
+        }
+        let scanner = try SegmentScanner(directory: directory, name: segment.name, firstLSN: segment.firstLSN)
+        while case .frame(let header, let offset) = try scanner.next() {
+            if header.lastLSN >= lsn { return LogPosition(segment: segment.name, offset: offset, lsn: header.firstLSN) }
+        }
+        return LogPosition(segment: segment.name, offset: 0, lsn: lsn)
+    }
+
+    private func traverse(
+        from: LSN, through: LSN?, decodeAll: Bool, _ body: (CommandView) throws -> Void
+    ) throws -> LogSummary {
+        var summary = LogSummary()
+        let segments = try SegmentName.list(in: directory)
+        guard !segments.isEmpty else { return summary }
+        let startIndex = segments.lastIndex(where: { $0.firstLSN <= max(from, LSN(1)) }) ?? 0
+        var previousSeal: Seal?
+        var lastFrameContinued = false
+        segmentLoop: for index in startIndex..<segments.count {
+            let (name, firstLSN) = segments[index]
+            let isLast = index == segments.count - 1
+            let scanner = try SegmentScanner(directory: directory, name: name, firstLSN: firstLSN)
+            summary.segmentCount += 1
+            if let problem = scanner.headerProblem {
+                // A last segment whose header never became durable holds nothing committed (R5).
+                if isLast && !problem.unsupported, try !scanner.validDataExists(after: 0) {
+                    summary.tailByteCount = scanner.fileSize
+                    summary.tailReason = "segment header: \(problem.reason)"
+                    break segmentLoop
+                }
+                let position = LogPosition(segment: name, offset: 0, lsn: firstLSN)
+                throw problem.unsupported
+                    ? CommandLogError.unsupported(position, reason: problem.reason)
+                    : CommandLogError.corruption(position, reason: problem.reason)
+            }
+            if let previousSeal {
+                if previousSeal.lastLSN.next != firstLSN {
+                    throw CommandLogError.corruption(
+                        LogPosition(segment: name, offset: 0, lsn: previousSeal.lastLSN.next),
+                        reason: "the previous segment ends at LSN \(previousSeal.lastLSN) but this one starts at \(firstLSN)")
+                }
+                if scanner.header?.previousChain != previousSeal.chainHead {
+                    throw CommandLogError.corruption(
+                        LogPosition(segment: name, offset: 24, lsn: firstLSN),
+                        reason: "the segment header's chain hash does not continue the previous segment")
+                }
+            }
+            while true {
+                let event = try scanner.next()
+                switch event {
+                case .frame(let header, let offset):
+                    lastFrameContinued = header.flags.contains(.continued)
+                    if lastFrameContinued && isLast, try !scanner.unitCompletes() {
+                        summary.tailByteCount = scanner.fileSize - offset
+                        summary.tailReason = "an append of several frames whose last frame is missing"
+                        break segmentLoop
+                    }
+                    summary.frameCount += 1
+                    summary.chainHead = header.chain
+                    summary.lastLSN = header.lastLSN
+                    let wanted = header.lastLSN >= from && (through.map { header.firstLSN <= $0 } ?? true)
+                    if wanted || decodeAll {
+                        let problem = try scanner.forEachRecord(header) { view in
+                            summary.commandCount += 1
+                            let lsn = view.lsn
+                            if lsn >= from, through.map({ lsn <= $0 }) ?? true { try body(view) }
+                        }
+                        if let problem {
+                            throw CommandLogError.corruption(
+                                LogPosition(segment: name, offset: offset, lsn: header.firstLSN), reason: problem)
+                        }
+                    }
+                    if let through, header.lastLSN >= through, !decodeAll {
+                        summary.lastLSN = header.lastLSN
+                        break segmentLoop
+                    }
+                case .seal(let seal, let offset):
+                    if lastFrameContinued {
+                        throw CommandLogError.corruption(
+                            LogPosition(segment: name, offset: offset, lsn: scanner.expectedLSN),
+                            reason: "the segment is sealed in the middle of an append (last frame is CONTINUED)")
+                    }
+                    previousSeal = seal
+                    if isLast { summary.lastSegmentSealed = true }
+                    continue segmentLoop
+                case .end:
+                    if !isLast {
+                        throw CommandLogError.corruption(
+                            scanner.position, reason: "a segment before the last one has no seal")
+                    }
+                    break segmentLoop
+                case .invalid(let offset, let reason, let definite, let unsupported):
+                    let position = LogPosition(segment: name, offset: offset, lsn: scanner.expectedLSN)
+                    if unsupported { throw CommandLogError.unsupported(position, reason: reason) }
+                    if !definite && isLast, try !scanner.validDataExists(after: offset) {
+                        summary.tailByteCount = scanner.fileSize - offset
+                        summary.tailReason = reason
+                        break segmentLoop
+                    }
+                    throw CommandLogError.corruption(position, reason: reason)
+                }
+            }
+        }
+        return summary
+    }
+}

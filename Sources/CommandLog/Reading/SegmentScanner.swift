@@ -1,0 +1,268 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Reads one segment file frame by frame, checking each frame completely
+/// (LOG-021) against the LSN and chain hash it must continue from.
+///
+/// It holds one read buffer and, when asked to decode, one raw buffer:
+/// memory does not grow with the segment (LOG-122).
+final class SegmentScanner {
+    enum Event {
+        /// A valid frame; its stored payload is `payload` until the next call.
+        case frame(FrameHeader, offset: Int)
+        /// A valid seal that agrees with the frames before it, at the end of the file.
+        case seal(Seal, offset: Int)
+        /// The end of the file, right after a frame (or the header).
+        case end
+        /// Bytes at `offset` are not a valid frame. `definite` is false when they may be
+        /// a torn or in-progress write (magic, size or CRC wrong, or cut by the end of file),
+        /// true when they cannot be (a CRC-valid frame with a wrong LSN, chain, padding or records).
+        case invalid(offset: Int, reason: String, definite: Bool, unsupported: Bool)
+    }
+
+    let directory: String
+    let name: String
+    let file: File
+    let fileSize: Int
+    /// The segment header, when it is valid.
+    private(set) var header: SegmentHeader?
+    private(set) var headerProblem: (reason: String, unsupported: Bool)?
+
+    /// Where the next frame starts.
+    private(set) var offset = SegmentHeader.size
+    /// The LSN the next frame must start with, and the chain it must continue.
+    private(set) var expectedLSN: LSN
+    private(set) var chain: ChainHash
+    private(set) var frameCount: UInt64 = 0
+
+    private var buffer: [UInt8] = []
+    private var bufferStart = 0  // file offset of buffer[0]
+    private var bufferFill = 0
+    private var lastPayloadRange: Range<Int> = 0..<0  // in buffer
+    private var raw: [UInt8] = []
+    private lazy var lz4 = LZ4Codec()
+
+    /// Opens `name` in `directory` and reads its header. `firstLSN` is the LSN the name promises.
+    init(directory: String, name: String, firstLSN: LSN) throws {
+        self.directory = directory
+        self.name = name
+        self.file = try File.open(directory + "/" + name, flags: O_RDONLY)
+        self.fileSize = try file.size()
+        self.expectedLSN = firstLSN
+        self.chain = .genesis
+        let headerBytes = try file.read(count: SegmentHeader.size, at: 0)
+        switch headerBytes.withUnsafeBytes({ SegmentHeader.decode($0) }) {
+        case .success(let decoded):
+            if decoded.firstLSN != firstLSN {
+                headerProblem = ("segment header says first LSN \(decoded.firstLSN), the file name says \(firstLSN)", false)
+            } else {
+                header = decoded
+                chain = decoded.previousChain
+            }
+        case .failure(.bad(let reason)): headerProblem = (reason, false)
+        case .failure(.unsupportedVersion(let version)): headerProblem = ("segment format version \(version)", true)
+        }
+        buffer = [UInt8](repeating: 0, count: Limits.readBufferSize)
+    }
+
+    var position: LogPosition { LogPosition(segment: name, offset: offset, lsn: expectedLSN) }
+
+    /// Makes file bytes `start..<start+count` available in the buffer; false if the file is shorter.
+    private func ensure(_ start: Int, _ count: Int) throws -> Bool {
+        if start + count > fileSize { return false }
+        if start >= bufferStart && start + count <= bufferStart + bufferFill { return true }
+        let want = max(count, Limits.readBufferSize)
+        if buffer.count < want { buffer = [UInt8](repeating: 0, count: want) }
+        let toRead = min(want, fileSize - start)
+        let n = try buffer.withUnsafeMutableBytes { (raw) throws -> Int in
+            try file.read(into: raw.baseAddress!, count: toRead, at: start)
+        }
+        bufferStart = start
+        bufferFill = n
+        return n >= count
+    }
+
+    /// The stored payload of the frame last returned by `next()`.
+    func withPayload<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[lastPayloadRange])) }
+    }
+
+    /// Decodes the frame last returned by `next()` and calls `body` for each record.
+    /// Returns a reason when the payload does not decode into the header's records.
+    func forEachRecord(_ header: FrameHeader, _ body: (CommandView) throws -> Void) rethrows -> String? {
+        if header.flags.contains(.lz4) {
+            if raw.count < header.rawSize { raw = [UInt8](repeating: 0, count: header.rawSize) }
+            let problem: String? = buffer.withUnsafeBytes { source in
+                raw.withUnsafeMutableBytes { destination in
+                    lz4.decompress(
+                        UnsafeRawBufferPointer(rebasing: source[lastPayloadRange]),
+                        into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<header.rawSize]))
+                }
+            }
+            if let problem { return problem }
+            return try raw.withUnsafeBytes {
+                try CommandView.forEach(
+                    in: UnsafeRawBufferPointer(rebasing: $0[0..<header.rawSize]), count: header.count,
+                    firstLSN: header.firstLSN, body)
+            }
+        }
+        return try withPayload {
+            try CommandView.forEach(in: $0, count: header.count, firstLSN: header.firstLSN, body)
+        }
+    }
+
+    /// The next frame, seal or end. A frame is checked for CRC, fields, padding, LSN and
+    /// chain here; its records are checked by `forEachRecord` (callers that deliver or
+    /// verify commands call it; LOG-021).
+    func next() throws -> Event {
+        if offset == fileSize { return .end }
+        guard try ensure(offset, min(FrameHeader.size, fileSize - offset)) else {
+            return .invalid(offset: offset, reason: "cannot read", definite: false, unsupported: false)
+        }
+        let available = fileSize - offset
+        let local = offset - bufferStart
+        // A seal?
+        let isSealMagic = buffer.withUnsafeBytes {
+            Seal.hasMagic(UnsafeRawBufferPointer(rebasing: $0[local..<(local + min(4, available))]))
+        }
+        if isSealMagic {
+            if available == Seal.size {
+                let seal = buffer.withUnsafeBytes {
+                    Seal.decode(UnsafeRawBufferPointer(rebasing: $0[local..<(local + Seal.size)]))
+                }
+                guard let seal else {
+                    return .invalid(offset: offset, reason: "the seal is damaged", definite: true, unsupported: false)
+                }
+                if seal.lastLSN.next != expectedLSN || seal.frameCount != frameCount || seal.chainHead != chain {
+                    return .invalid(
+                        offset: offset,
+                        reason: "the seal (last LSN \(seal.lastLSN), \(seal.frameCount) frames) does not match the frames before it (last LSN \(LSN(expectedLSN.rawValue - 1)), \(frameCount) frames)",
+                        definite: true, unsupported: false)
+                }
+                return .seal(seal, offset: offset)
+            }
+            if available > Seal.size {
+                return .invalid(offset: offset, reason: "bytes follow the seal", definite: true, unsupported: false)
+            }
+        }
+        if available < FrameHeader.size {
+            return .invalid(offset: offset, reason: "a frame header is cut short by the end of the file (\(available) bytes)", definite: false, unsupported: false)
+        }
+        let header = buffer.withUnsafeBytes {
+            FrameHeader.parse(UnsafeRawBufferPointer(rebasing: $0[local..<(local + FrameHeader.size)]))
+        }
+        let hasMagic = buffer.withUnsafeBytes {
+            FrameHeader.hasMagic(UnsafeRawBufferPointer(rebasing: $0[local..<(local + 4)]))
+        }
+        if !hasMagic {
+            return .invalid(offset: offset, reason: "no frame starts here (magic is wrong)", definite: false, unsupported: false)
+        }
+        if header.storedSize > Limits.frameStoredSizeMax {
+            return .invalid(offset: offset, reason: "frame stored size \(header.storedSize) is over the limit", definite: false, unsupported: false)
+        }
+        let frameSize = header.frameSize
+        guard try ensure(offset, min(frameSize, available)), frameSize <= available else {
+            return .invalid(offset: offset, reason: "the frame (\(frameSize) bytes) is cut short by the end of the file (\(available) bytes left)", definite: false, unsupported: false)
+        }
+        let start = offset - bufferStart
+        let payloadRange = (start + FrameHeader.size)..<(start + FrameHeader.size + header.storedSize)
+        let crcOK: Bool = buffer.withUnsafeBytes { bytes in
+            let headerCRC = crc32c(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + 60)]))
+            return crc32c(UnsafeRawBufferPointer(rebasing: bytes[payloadRange]), continuing: headerCRC) == header.crc
+        }
+        if !crcOK {
+            return .invalid(offset: offset, reason: "frame CRC does not match", definite: false, unsupported: false)
+        }
+        // From here the bytes are exactly what some writer wrote: any problem is definite.
+        let fieldProblem = buffer.withUnsafeBytes {
+            FrameHeader.validateFields(UnsafeRawBufferPointer(rebasing: $0[start..<(start + FrameHeader.size)]))
+        }
+        switch fieldProblem {
+        case .some(.bad(let reason)): return .invalid(offset: offset, reason: reason, definite: true, unsupported: false)
+        case .some(.unsupported(let reason)): return .invalid(offset: offset, reason: reason, definite: true, unsupported: true)
+        case .none: break
+        }
+        let paddingZero = buffer[payloadRange.upperBound..<(start + frameSize)].allSatisfy { $0 == 0 }
+        if !paddingZero {
+            return .invalid(offset: offset, reason: "frame padding is not zero", definite: true, unsupported: false)
+        }
+        if header.firstLSN != expectedLSN {
+            return .invalid(offset: offset, reason: "frame starts at LSN \(header.firstLSN) where \(expectedLSN) was expected", definite: true, unsupported: false)
+        }
+        let computed: ChainHash = buffer.withUnsafeBytes { bytes in
+            ChainHash.next(
+                after: chain,
+                headerPrefix: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + FrameHeader.chainedPrefixSize)]),
+                payload: UnsafeRawBufferPointer(rebasing: bytes[payloadRange]))
+        }
+        if computed != header.chain {
+            return .invalid(offset: offset, reason: "the chain hash does not follow from the previous frame", definite: true, unsupported: false)
+        }
+        lastPayloadRange = payloadRange
+        let frameOffset = offset
+        chain = computed
+        expectedLSN = header.firstLSN.advanced(by: header.count)
+        frameCount += 1
+        offset += frameSize
+        return .frame(header, offset: frameOffset)
+    }
+
+    /// Whether a frame with valid magic, sizes and CRC, or a valid seal at the very end, starts
+    /// at any 8-aligned offset after `start` (LOG-100 R8/R9: torn tail or corruption?).
+    func validDataExists(after start: Int) throws -> Bool {
+        if fileSize - start >= Seal.size {
+            let tail = try file.read(count: Seal.size, at: fileSize - Seal.size)
+            if tail.withUnsafeBytes({ Seal.decode($0) }) != nil && fileSize - Seal.size > start { return true }
+        }
+        var candidate = align8(start + 1)
+        let chunkSize = Limits.readBufferSize
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        while candidate + FrameHeader.size <= fileSize {
+            let n = try chunk.withUnsafeMutableBytes { (raw) throws -> Int in
+                try file.read(into: raw.baseAddress!, count: min(chunkSize, fileSize - candidate), at: candidate)
+            }
+            var local = 0
+            while local + 4 <= n {
+                let magic = chunk.withUnsafeBytes { $0.loadLE(local, as: UInt32.self) }
+                if magic == FrameHeader.magic, try frameIsIntact(at: candidate + local) { return true }
+                local += 8
+            }
+            candidate += max(8, n - (n % 8))
+        }
+        return false
+    }
+
+    /// For a frame just returned with `CONTINUED`: whether the frames after it finish the
+    /// unit inside this file, each with valid magic, sizes and CRC (LOG-072).
+    func unitCompletes() throws -> Bool {
+        var position = offset
+        while position + FrameHeader.size <= fileSize {
+            let headerBytes = try file.read(count: FrameHeader.size, at: position)
+            guard headerBytes.withUnsafeBytes({ FrameHeader.hasMagic($0) }), try frameIsIntact(at: position) else {
+                return false
+            }
+            let header = headerBytes.withUnsafeBytes { FrameHeader.parse($0) }
+            if !header.flags.contains(.continued) { return true }
+            position += header.frameSize
+        }
+        return false
+    }
+
+    private func frameIsIntact(at position: Int) throws -> Bool {
+        guard position + FrameHeader.size <= fileSize else { return false }
+        let headerBytes = try file.read(count: FrameHeader.size, at: position)
+        let header = headerBytes.withUnsafeBytes { FrameHeader.parse($0) }
+        guard header.storedSize <= Limits.frameStoredSizeMax, position + header.frameSize <= fileSize else {
+            return false
+        }
+        let payload = try file.read(count: header.storedSize, at: position + FrameHeader.size)
+        let crc = payload.withUnsafeBytes { p in
+            headerBytes.withUnsafeBytes { h in crc32c(p, continuing: crc32c(UnsafeRawBufferPointer(rebasing: h[0..<60]))) }
+        }
+        return crc == header.crc
+    }
+}
+

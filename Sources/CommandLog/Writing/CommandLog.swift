@@ -1,0 +1,428 @@
+import Foundation
+
+/// The command log's writer: appends units of commands with group commit and
+/// the configured durability (Specs/CommandLog.md §4).
+///
+/// ```swift
+/// let log = try CommandLog.open(directory: "data/log")
+/// let lsn = try await log.append(draft)
+/// try log.close()
+/// ```
+///
+/// One `CommandLog` per directory at a time (LOG-120). All methods are safe to
+/// call from any task.
+public final class CommandLog: @unchecked Sendable {
+    // @unchecked Sendable: every mutable field is either guarded by `condition`
+    // (the "shared" group below) or touched only by the flusher thread (the
+    // "flusher" group), which `open` starts after and `close` joins before using them.
+
+    public let directory: String
+    public let configuration: Configuration
+    /// What opening found and did.
+    public let recoveryReport: RecoveryReport
+
+    private let lock: DirectoryLock
+    private let condition = NSCondition()
+
+    // Shared, guarded by `condition`.
+    private var pending: [PendingUnit] = []
+    private var pendingCommandCount = 0
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    private var nextLSN: LSN
+    private var writtenLSN: LSN
+    private var syncedLSN: LSN
+    private var publishedChain: ChainHash
+    private var failure: CommandLogError?
+    private var closing = false
+    private var closed = false
+    private var flusherDone = false
+
+    // Flusher-owned.
+    private var tail: WriterTail
+    private var encoder: FrameEncoder
+    private var output: [UInt8] = []
+    private var lastSync = ContinuousClock.now
+    private var unsyncedLSN = LSN.zero
+
+    private struct PendingUnit {
+        var records: [UInt8]
+        var recordOffsets: [Int]
+        var firstLSN: LSN
+        /// Resumed by the flusher with the outcome (nil is used only for "queue full, retry").
+        var continuation: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>?, Never>
+        var count: Int { recordOffsets.count }
+        var range: ClosedRange<LSN> { firstLSN...firstLSN.advanced(by: count - 1) }
+    }
+
+    private init(directory: String, configuration: Configuration, lock: DirectoryLock, tail: WriterTail, report: RecoveryReport) {
+        self.directory = directory
+        self.configuration = configuration
+        self.lock = lock
+        self.tail = tail
+        self.recoveryReport = report
+        self.nextLSN = tail.lastLSN.next
+        self.writtenLSN = tail.lastLSN
+        self.syncedLSN = tail.lastLSN
+        self.publishedChain = tail.chain
+        self.encoder = FrameEncoder(compression: configuration.compression)
+    }
+
+    /// Opens (and recovers) the log in `directory` as its one writer (LOG-100, LOG-120).
+    public static func open(directory: String, configuration: Configuration = Configuration()) throws -> CommandLog {
+        try configuration.validate()
+        if !Directory.exists(directory) {
+            guard configuration.createIfMissing else { throw CommandLogError.notFound(path: directory) }
+            try Directory.create(directory)
+        }
+        let lock = try DirectoryLock.acquire(directory: directory)
+        do {
+            var recovery = Recovery(directory: directory, configuration: configuration)
+            let tail = try recovery.run()
+            let log = CommandLog(directory: directory, configuration: configuration, lock: lock, tail: tail, report: recovery.report)
+            let thread = Thread { [log] in log.flusherLoop() }
+            thread.name = "shardlog-flusher"
+            thread.start()
+            return log
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    // MARK: - Appending
+
+    /// Appends one command; returns its LSN once it is as durable as the configuration promises.
+    public func append(_ draft: CommandDraft) async throws(CommandLogError) -> LSN {
+        try await append([draft]).lowerBound
+    }
+
+    /// Appends a unit of commands atomically (LOG-070): after a crash all of them are in
+    /// the log or none is. Returns their LSNs, which are consecutive.
+    public func append(_ drafts: [CommandDraft]) async throws(CommandLogError) -> ClosedRange<LSN> {
+        // LOG-140: check and encode before queueing; nothing is written for a bad unit.
+        if drafts.isEmpty { throw .invalidUnit(reason: "an append needs at least one command") }
+        if drafts.count > Limits.unitCommandCountMax {
+            throw .invalidUnit(reason: "\(drafts.count) commands, limit \(Limits.unitCommandCountMax) per append")
+        }
+        var records: [UInt8] = []
+        var offsets: [Int] = []
+        offsets.reserveCapacity(drafts.count)
+        var size = 0
+        for draft in drafts { size += RecordLayout.encodedSize(draft) }
+        if size > Limits.unitRawSizeMax {
+            throw .invalidUnit(reason: "\(size) bytes of records, limit \(Limits.unitRawSizeMax) per append")
+        }
+        records.reserveCapacity(size)
+        for (index, draft) in drafts.enumerated() {
+            if let problem = RecordLayout.validate(draft) { throw .invalidCommand(index: index, reason: problem) }
+            offsets.append(records.count)
+            RecordLayout.append(draft, lsn: .zero, to: &records)  // the LSN is patched when it is assigned
+        }
+        while true {
+            let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>?, Never>) in
+                condition.lock()
+                if let failure {
+                    condition.unlock()
+                    continuation.resume(returning: .failure(.poisoned(cause: failure.description)))
+                    return
+                }
+                if closing || closed {
+                    condition.unlock()
+                    continuation.resume(returning: .failure(.closed))
+                    return
+                }
+                if pendingCommandCount > 0 && pendingCommandCount + drafts.count > Limits.pendingCommandCountMax {
+                    condition.unlock()
+                    continuation.resume(returning: nil)  // LOG-094: wait for space, then try again
+                    return
+                }
+                // LOG-090: LSNs in arrival order.
+                let first = nextLSN
+                nextLSN = nextLSN.advanced(by: drafts.count)
+                records.withUnsafeMutableBytes { bytes in
+                    for (index, offset) in offsets.enumerated() {
+                        bytes.storeLE(first.rawValue + UInt64(index), at: offset + 4)
+                    }
+                }
+                pending.append(PendingUnit(records: records, recordOffsets: offsets, firstLSN: first, continuation: continuation))
+                pendingCommandCount += drafts.count
+                condition.signal()
+                condition.unlock()
+            }
+            if let result { return try result.get() }
+            await waitForSpace()
+        }
+    }
+
+    private func waitForSpace() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if pendingCommandCount == 0 || failure != nil || closing {
+                condition.unlock()
+                continuation.resume()
+                return
+            }
+            spaceWaiters.append(continuation)
+            condition.unlock()
+        }
+    }
+
+    // MARK: - State
+
+    /// The last LSN written to the log (visible to readers of this process).
+    public var lastLSN: LSN {
+        condition.lock()
+        defer { condition.unlock() }
+        return writtenLSN
+    }
+
+    /// The last LSN known durable (synced).
+    public var durableLSN: LSN {
+        condition.lock()
+        defer { condition.unlock() }
+        return syncedLSN
+    }
+
+    /// The chain hash after the last frame written.
+    public var chainHead: ChainHash {
+        condition.lock()
+        defer { condition.unlock() }
+        return publishedChain
+    }
+
+    /// A reader over this log's directory; with `through` it reads only what was written.
+    public var reader: LogReader { LogReader(directory: directory) }
+
+    /// Commands `from…lastLSN`, streamed to `body` (LOG-122).
+    @discardableResult
+    public func forEach(from: LSN = LSN(1), _ body: (CommandView) throws -> Void) throws -> LogSummary {
+        let end = lastLSN
+        if end < from { return LogSummary() }
+        return try reader.forEach(from: from, through: end, body)
+    }
+
+    // MARK: - Closing
+
+    /// Waits for pending appends, syncs, seals the last segment (LOG-080) and releases the lock.
+    /// After a failure it releases the lock without sealing, so the next open recovers the tail.
+    public func close() throws {
+        condition.lock()
+        if closed {
+            condition.unlock()
+            return
+        }
+        closing = true
+        condition.broadcast()
+        while !flusherDone { condition.wait() }
+        closed = true
+        let failed = failure
+        condition.unlock()
+        defer {
+            tail.file.close()
+            lock.release()
+        }
+        if failed != nil { return }
+        try tail.file.write(
+            Seal(lastLSN: tail.lastLSN, frameCount: tail.frameCount, chainHead: tail.chain).encoded(), at: tail.size)
+        try tail.file.sync()
+    }
+
+    // MARK: - The flusher thread (LOG-091)
+
+    private func flusherLoop() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !closing {
+                if case .interval(let interval) = configuration.durability, unsyncedLSN > syncedLSNUnlocked {
+                    let deadline = lastSync + interval
+                    let remaining = deadline - ContinuousClock.now
+                    if remaining <= .zero { break }
+                    _ = condition.wait(until: Date().addingTimeInterval(remaining.seconds))
+                } else {
+                    condition.wait()
+                }
+            }
+            let units = pending
+            pending = []
+            pendingCommandCount = 0
+            let waiters = spaceWaiters
+            spaceWaiters = []
+            let stop = closing && units.isEmpty
+            let poisoned = failure
+            condition.unlock()
+            for waiter in waiters { waiter.resume() }
+
+            if let poisoned {
+                for unit in units { unit.continuation.resume(returning: .failure(.poisoned(cause: poisoned.description))) }
+            } else if !units.isEmpty {
+                flush(units)
+            } else if !stop {
+                intervalSyncIfDue()
+            }
+            if stop {
+                if failure == nil { finalSync() }
+                condition.lock()
+                flusherDone = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+        }
+    }
+
+    private var syncedLSNUnlocked: LSN { syncedLSN }
+
+    private func flush(_ units: [PendingUnit]) {
+        do {
+            try writeFrames(units)
+            let last = units.last!.range.upperBound
+            var synced = false
+            switch configuration.durability {
+            case .always:
+                try tail.file.sync()
+                synced = true
+            case .interval(let interval):
+                if ContinuousClock.now - lastSync >= interval {
+                    try tail.file.sync()
+                    synced = true
+                }
+            case .none:
+                break
+            }
+            if synced { lastSync = .now }
+            unsyncedLSN = last
+            condition.lock()
+            writtenLSN = last
+            if synced { syncedLSN = last }
+            publishedChain = tail.chain
+            condition.unlock()
+            for unit in units { unit.continuation.resume(returning: .success(unit.range)) }
+        } catch {
+            poison(error, units)
+        }
+    }
+
+    private func intervalSyncIfDue() {
+        guard case .interval = configuration.durability, unsyncedLSN > syncedLSN else { return }
+        do {
+            try tail.file.sync()
+            lastSync = .now
+            condition.lock()
+            syncedLSN = unsyncedLSN
+            condition.unlock()
+        } catch {
+            poison(error, [])
+        }
+    }
+
+    private func finalSync() {
+        do {
+            try tail.file.sync()
+            condition.lock()
+            syncedLSN = writtenLSN
+            condition.unlock()
+        } catch {
+            poison(error, [])
+        }
+    }
+
+    /// LOG-141: after a failed write or sync nothing more is appended until reopen.
+    private func poison(_ error: any Error, _ units: [PendingUnit]) {
+        let typed = (error as? CommandLogError) ?? .io(operation: "append", path: directory, errno: 0)
+        condition.lock()
+        if failure == nil { failure = typed }
+        let waiters = spaceWaiters
+        spaceWaiters = []
+        condition.unlock()
+        for waiter in waiters { waiter.resume() }
+        for unit in units { unit.continuation.resume(returning: .failure(typed)) }
+    }
+
+    /// Packs units into frames (LOG-070, LOG-091), rolls segments between units (LOG-071,
+    /// LOG-093) and writes each segment's share with one write.
+    private func writeFrames(_ units: [PendingUnit]) throws {
+        output.removeAll(keepingCapacity: true)
+        var chain = tail.chain
+        var framesInOutput: UInt64 = 0
+        var lastInOutput = tail.lastLSN
+        var previousContinued = false
+
+        func finishFrame(continued: Bool) throws {
+            let frameStart = output.count
+            let frameFirst = encoder.firstLSN
+            let frameCount = encoder.count
+            let newChain = encoder.finish(continued: continued, chain: chain, into: &output)
+            let frameSize = output.count - frameStart
+            // LOG-093: roll before a unit's first frame if this frame would pass the limit.
+            if !previousContinued && (tail.frameCount + framesInOutput) > 0
+                && tail.size + output.count > configuration.segmentSizeMax
+            {
+                let frame = Array(output[frameStart...])
+                output.removeLast(frameSize)
+                try writeOutput(frames: framesInOutput, lastLSN: lastInOutput, chain: chain)
+                framesInOutput = 0
+                try roll(chain: chain)
+                // The frame was chained to `chain`, which the new segment's header carries too.
+                output.append(contentsOf: frame)
+            }
+            chain = newChain
+            framesInOutput += 1
+            lastInOutput = frameFirst.advanced(by: frameCount - 1)
+            previousContinued = continued
+        }
+
+        func fitsWhole(_ unit: PendingUnit) -> Bool {
+            unit.records.count <= Limits.frameRawSizeMax - encoder.raw.count
+                && encoder.count + unit.count <= Limits.frameCommandCountMax
+        }
+        for unit in units {
+            if !fitsWhole(unit) && !encoder.isEmpty { try finishFrame(continued: false) }
+            if fitsWhole(unit) {
+                unit.records.withUnsafeBytes { encoder.add(records: $0, count: unit.count, firstLSN: unit.firstLSN) }
+                continue
+            }
+            // A large unit: record by record, continuing frames as needed.
+            for index in 0..<unit.count {
+                let start = unit.recordOffsets[index]
+                let end = index + 1 < unit.count ? unit.recordOffsets[index + 1] : unit.records.count
+                if !encoder.fits(recordSize: end - start) { try finishFrame(continued: true) }
+                unit.records.withUnsafeBytes {
+                    encoder.add(
+                        records: UnsafeRawBufferPointer(rebasing: $0[start..<end]), count: 1,
+                        firstLSN: unit.firstLSN.advanced(by: index))
+                }
+            }
+            try finishFrame(continued: false)
+        }
+        if !encoder.isEmpty { try finishFrame(continued: false) }
+        try writeOutput(frames: framesInOutput, lastLSN: lastInOutput, chain: chain)
+    }
+
+    private func writeOutput(frames: UInt64, lastLSN: LSN, chain: ChainHash) throws {
+        guard !output.isEmpty else { return }
+        try tail.file.write(output, at: tail.size)
+        tail.size += output.count
+        tail.frameCount += frames
+        tail.lastLSN = lastLSN
+        tail.chain = chain
+        output.removeAll(keepingCapacity: true)
+    }
+
+    /// Seals the current segment, syncs it (in every durability mode, LOG-092) and starts the next.
+    private func roll(chain: ChainHash) throws {
+        let seal = Seal(lastLSN: tail.lastLSN, frameCount: tail.frameCount, chainHead: tail.chain)
+        try tail.file.write(seal.encoded(), at: tail.size)
+        try tail.file.sync()
+        tail.file.close()
+        tail = try Recovery.createSegment(
+            directory: directory, firstLSN: tail.lastLSN.next, previousChain: tail.chain, faults: configuration.faults)
+        lastSync = .now
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
