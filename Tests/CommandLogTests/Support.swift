@@ -110,3 +110,12 @@ func frameOffsets(_ bytes: [UInt8]) -> [Int] {
 var productsDirectory: URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 }
+
+/// A draft whose payload is pseudo-random bytes: barely compressible, so small
+/// segment sizes roll after a predictable number of commands.
+func noisyDraft(_ index: Int, size: Int = 300) -> CommandDraft {
+    var rng = SeededRandom(seed: UInt64(index) &+ 1)
+    var draft = simpleDraft(index, size: 0)
+    draft.payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    return draft
+}
