@@ -1,6 +1,10 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // ShardLog: an embedded, event-sourced storage engine. See README.md and Specs/.
 import PackageDescription
+
+/// Our own targets treat every warning as an error (HOUSE-STYLE: "warnings treated as
+/// errors"); SwiftPM applies this to this package only, never to dependencies.
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "ShardLog",
@@ -30,24 +34,28 @@ let package = Package(
                 "ShardLogLZ4",
                 "ShardLogCRC32C",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "shardlog",
             dependencies: [
                 "CommandLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // A child process for crash tests: appends from many tasks and reports each
         // acknowledged command on stdout until it is killed with SIGKILL.
         .executableTarget(
             name: "commandlog-crash-child",
-            dependencies: ["CommandLog"]
+            dependencies: ["CommandLog"],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "CommandLogTests",
-            dependencies: ["CommandLog", "ShardLogCRC32C", "commandlog-crash-child", "shardlog"]
+            dependencies: ["CommandLog", "ShardLogCRC32C", "commandlog-crash-child", "shardlog"],
+            swiftSettings: strict
         ),
     ]
 )

@@ -1,0 +1,38 @@
+# ShardLog — the two commands a newcomer needs are `make test` and (later) `make demo`.
+SWIFT ?= swift
+# liblz4-dev and libsqlite3-dev are what the package links; lz4 (the command-line
+# tool) is used by a test and by the benchmarks to check that payloads are standard LZ4.
+DEB_PACKAGES := liblz4-dev libsqlite3-dev lz4
+
+.PHONY: deps build test test-long bench bench-quick clean
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) test
+
+# More seeds and crash rounds than CI runs; use before resolving an issue.
+test-long: deps
+	SHARDLOG_SEEDS=40 SHARDLOG_CRASH_ROUNDS=100 $(SWIFT) test
+
+bench: deps
+	cd Benchmarks && $(SWIFT) run -c release log-figures
+
+bench-quick: deps
+	cd Benchmarks && $(SWIFT) run -c release log-figures --quick
+
+clean:
+	rm -rf .build Benchmarks/.build
