@@ -15,6 +15,12 @@ public struct LogSummary: Hashable, Sendable {
     public var tailReason: String?
     /// Whether the last segment ends with a seal (a clean close).
     public var lastSegmentSealed = false
+    /// Payload bytes of the frames read, before and after compression (their ratio is the
+    /// compression ratio, LOG-031).
+    public var rawPayloadByteCount = 0
+    public var storedPayloadByteCount = 0
+
+    public init() {}
 }
 
 /// Reads commands from a log directory, from any LSN, checking every frame it
@@ -122,6 +128,8 @@ public struct LogReader: Sendable {
                         break segmentLoop
                     }
                     summary.frameCount += 1
+                    summary.rawPayloadByteCount += header.rawSize
+                    summary.storedPayloadByteCount += header.storedSize
                     summary.chainHead = header.chain
                     summary.lastLSN = header.lastLSN
                     let wanted = header.lastLSN >= from && (through.map { header.firstLSN <= $0 } ?? true)
