@@ -30,27 +30,63 @@ enum RecordLayout {
 
     /// Appends the record of `draft` with `lsn` to `buffer`.
     static func append(_ draft: CommandDraft, lsn: LSN, to buffer: inout [UInt8]) {
-        let actor = draft.actor.utf8
-        let reason = draft.reason?.utf8
-        let commandID = draft.commandID?.utf8
-        let recordSize = encodedSize(draft) - 4
+        let size = encodedSize(draft)
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: size))
+        buffer.withUnsafeMutableBytes { _ = write(draft, lsn: lsn, into: $0, at: start) }
+    }
+
+    /// Encodes whole units in one pass with direct stores (the batch-append hot path):
+    /// returns the records and each record's offset.
+    static func encode(_ drafts: [CommandDraft], totalSize: Int) -> (records: [UInt8], offsets: [Int]) {
+        var offsets: [Int] = []
+        offsets.reserveCapacity(drafts.count)
+        let records = [UInt8](unsafeUninitializedCapacity: totalSize) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var offset = 0
+            for draft in drafts {
+                offsets.append(offset)
+                offset = write(draft, lsn: .zero, into: raw, at: offset)
+            }
+            precondition(offset == totalSize, "record sizes were computed before encoding")
+            initialized = totalSize
+        }
+        return (records, offsets)
+    }
+
+    /// Writes the record at `offset` (LOG-060 layout); returns the offset after it.
+    @inline(__always)
+    static func write(_ draft: CommandDraft, lsn: LSN, into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        let size = encodedSize(draft)
         var flags: UInt16 = 0
-        if reason != nil { flags |= reasonPresent }
-        if commandID != nil { flags |= commandIDPresent }
-        buffer.appendLE(UInt32(recordSize))
-        buffer.appendLE(lsn.rawValue)
-        buffer.appendLE(draft.timestamp.microsecondsSince1970)
-        buffer.appendLE(draft.typeTag)
-        buffer.appendLE(draft.typeVersion)
-        buffer.appendLE(flags)
-        buffer.appendLE(UInt16(actor.count))
-        buffer.appendLE(UInt16(reason?.count ?? 0))
-        buffer.appendLE(UInt16(commandID?.count ?? 0))
-        buffer.appendLE(UInt32(draft.payload.count))
-        buffer.append(contentsOf: actor)
-        if let reason { buffer.append(contentsOf: reason) }
-        if let commandID { buffer.append(contentsOf: commandID) }
-        buffer.append(contentsOf: draft.payload)
+        if draft.reason != nil { flags |= reasonPresent }
+        if draft.commandID != nil { flags |= commandIDPresent }
+        out.storeLE(UInt32(size - 4), at: offset)
+        out.storeLE(lsn.rawValue, at: offset + 4)
+        out.storeLE(draft.timestamp.microsecondsSince1970, at: offset + 12)
+        out.storeLE(draft.typeTag, at: offset + 20)
+        out.storeLE(draft.typeVersion, at: offset + 22)
+        out.storeLE(flags, at: offset + 24)
+        out.storeLE(UInt16(draft.actor.utf8.count), at: offset + 26)
+        out.storeLE(UInt16(draft.reason?.utf8.count ?? 0), at: offset + 28)
+        out.storeLE(UInt16(draft.commandID?.utf8.count ?? 0), at: offset + 30)
+        out.storeLE(UInt32(draft.payload.count), at: offset + 32)
+        var position = offset + fixedSize
+        func copy(_ text: String) {
+            var text = text
+            text.withUTF8 { utf8 in
+                UnsafeMutableRawBufferPointer(rebasing: out[position..<(position + utf8.count)])
+                    .copyMemory(from: UnsafeRawBufferPointer(utf8))
+                position += utf8.count
+            }
+        }
+        copy(draft.actor)
+        if let reason = draft.reason { copy(reason) }
+        if let id = draft.commandID { copy(id) }
+        draft.payload.withUnsafeBytes { payload in
+            UnsafeMutableRawBufferPointer(rebasing: out[position..<(position + payload.count)]).copyMemory(from: payload)
+        }
+        return position + draft.payload.count
     }
 }
 

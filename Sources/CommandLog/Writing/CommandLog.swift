@@ -104,20 +104,16 @@ public final class CommandLog: @unchecked Sendable {
         if drafts.count > Limits.unitCommandCountMax {
             throw .invalidUnit(reason: "\(drafts.count) commands, limit \(Limits.unitCommandCountMax) per append")
         }
-        var records: [UInt8] = []
-        var offsets: [Int] = []
-        offsets.reserveCapacity(drafts.count)
         var size = 0
-        for draft in drafts { size += RecordLayout.encodedSize(draft) }
+        for (index, draft) in drafts.enumerated() {
+            if let problem = RecordLayout.validate(draft) { throw .invalidCommand(index: index, reason: problem) }
+            size += RecordLayout.encodedSize(draft)
+        }
         if size > Limits.unitRawSizeMax {
             throw .invalidUnit(reason: "\(size) bytes of records, limit \(Limits.unitRawSizeMax) per append")
         }
-        records.reserveCapacity(size)
-        for (index, draft) in drafts.enumerated() {
-            if let problem = RecordLayout.validate(draft) { throw .invalidCommand(index: index, reason: problem) }
-            offsets.append(records.count)
-            RecordLayout.append(draft, lsn: .zero, to: &records)  // the LSN is patched when it is assigned
-        }
+        // The LSNs are patched in when they are assigned, under the lock.
+        var (records, offsets) = RecordLayout.encode(drafts, totalSize: size)
         while true {
             let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>?, Never>) in
                 condition.lock()
