@@ -41,32 +41,17 @@ public struct CommandDraft: Hashable, Sendable {
     }
 }
 
-/// A command read back from the log.
+/// A command read back from the log: the draft it was appended from, and its LSN.
+/// The draft's fields read directly (`command.actor`, `command.payload`).
+@dynamicMemberLookup
 public struct LoggedCommand: Hashable, Sendable {
     public var lsn: LSN
-    public var timestamp: Timestamp
-    public var actor: String
-    public var reason: String?
-    public var commandID: String?
-    public var typeTag: UInt16
-    public var typeVersion: UInt16
-    public var payload: [UInt8]
+    public var draft: CommandDraft
 
     public init(lsn: LSN, draft: CommandDraft) {
         self.lsn = lsn
-        self.timestamp = draft.timestamp
-        self.actor = draft.actor
-        self.reason = draft.reason
-        self.commandID = draft.commandID
-        self.typeTag = draft.typeTag
-        self.typeVersion = draft.typeVersion
-        self.payload = draft.payload
+        self.draft = draft
     }
 
-    /// The draft this command was appended from.
-    public var draft: CommandDraft {
-        CommandDraft(
-            timestamp: timestamp, actor: actor, reason: reason, commandID: commandID,
-            typeTag: typeTag, typeVersion: typeVersion, payload: payload)
-    }
+    public subscript<T>(dynamicMember keyPath: KeyPath<CommandDraft, T>) -> T { draft[keyPath: keyPath] }
 }

@@ -9,6 +9,29 @@ import CommandLog
 import Foundation
 
 let arguments = CommandLine.arguments
+
+// `log-figures --verify-only DIR`: verify a log and exit, so that the parent can read this
+// process's peak resident memory (bounded-memory check, DESIGN invariant 8).
+if let index = arguments.firstIndex(of: "--verify-only") {
+    let summary = try LogReader(directory: arguments[index + 1]).verify()
+    print(summary.commandCount)
+    exit(0)
+}
+
+/// Runs `log-figures --verify-only directory` as a child; returns its peak RSS in bytes.
+func peakResidentBytesOfVerify(_ directory: String) throws -> Int {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    process.arguments = ["--verify-only", directory]
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    precondition(process.terminationStatus == 0, "verify child failed")
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN, &usage)
+    return Int(usage.ru_maxrss) * 1024  // Linux reports kilobytes
+}
+
 let quick = arguments.contains("--quick")
 let outputPath = arguments.firstIndex(of: "--output").map { arguments[$0 + 1] } ?? "log-figures.json"
 let duration: Duration = quick ? .seconds(1) : .seconds(3)
@@ -148,6 +171,9 @@ do {
     }
     record("sequential read (CRC + chain + decode), \(written) cmds", median(reads), unit: "cmds/s", goal: 1_000_000, samples: reads)
     record("verify whole log, \(written) cmds", median(verifies), unit: "cmds/s", goal: 1_000_000, samples: verifies)
+    let rss = try peakResidentBytesOfVerify(readDirectory)
+    print(String(format: "verify of \(written) commands in a child process: peak resident memory %.1f MB", Double(rss) / 1e6))
+    results.append(["name": "verify peak resident memory, \(written) cmds", "value": rss, "unit": "bytes"])
 
     // 5. Compression: frames of 64-command batches against the lz4 tool on the same commands as JSON lines.
     let ratio = Double(summary.rawPayloadByteCount) / Double(summary.storedPayloadByteCount)
