@@ -21,6 +21,12 @@ public enum Limits {
     public static let frameRawSizeMax = 4 * 1024 * 1024
     /// Bytes of a frame's payload on disk: a payload LZ4 does not shrink is stored raw (LOG-031).
     public static let frameStoredSizeMax = frameRawSizeMax
+    /// The raw size the writer aims for when it packs frames: small enough that the frames
+    /// of one large group commit compress in parallel, large enough for LZ4 to find
+    /// repeats across commands (LOG-031). A single record larger than this gets a frame of its own.
+    public static let frameRawSizeTarget = 128 * 1024
+    /// Raw bytes in one group commit above which its frames are compressed in parallel.
+    public static let parallelCompressionSizeMin = 64 * 1024
     /// Bytes a frame occupies on disk at most, header and padding included.
     public static let frameSizeMax = FrameHeader.size + frameStoredSizeMax
 

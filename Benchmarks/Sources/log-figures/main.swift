@@ -14,25 +14,46 @@ let arguments = CommandLine.arguments
 // process's peak resident memory (bounded-memory check, DESIGN invariant 8).
 if let index = arguments.firstIndex(of: "--verify-only") {
     let summary = try LogReader(directory: arguments[index + 1]).verify()
-    print(summary.commandCount)
+    // VmHWM: this process's peak resident set since exec (ru_maxrss would include the
+    // parent's pages copied at fork).
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
+        .split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } ?? -1
+    print(summary.commandCount, hwm * 1024)
     exit(0)
 }
 
-/// Runs `log-figures --verify-only directory` as a child; returns its peak RSS in bytes.
+// `log-figures --make-log DIR COUNT`: write COUNT realistic commands (64 per append, durability none).
+if let index = arguments.firstIndex(of: "--make-log") {
+    let log = try CommandLog.open(directory: arguments[index + 1], configuration: .init(durability: .none))
+    var workload = Workload(seed: 7)
+    var written = 0
+    while written < Int(arguments[index + 2])! {
+        _ = try await log.append((0..<64).map { _ in workload.nextCommand() })
+        written += 64
+    }
+    try log.close()
+    exit(0)
+}
+
+/// Runs `log-figures --verify-only directory` as a child; returns its peak resident bytes.
 func peakResidentBytesOfVerify(_ directory: String) throws -> Int {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
     process.arguments = ["--verify-only", directory]
-    process.standardOutput = FileHandle.nullDevice
+    let pipe = Pipe()
+    process.standardOutput = pipe
     try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     precondition(process.terminationStatus == 0, "verify child failed")
-    var usage = rusage()
-    getrusage(RUSAGE_CHILDREN, &usage)
-    return Int(usage.ru_maxrss) * 1024  // Linux reports kilobytes
+    return output.split(whereSeparator: { $0 == " " || $0 == "\n" }).dropFirst().first.flatMap { Int($0) } ?? -1
 }
 
 let quick = arguments.contains("--quick")
+/// `--only NAME`: run only the sections whose name contains NAME (append, modes, batch, read).
+let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
+func runs(_ section: String) -> Bool { only.map { section.contains($0) } ?? true }
 let outputPath = arguments.firstIndex(of: "--output").map { arguments[$0 + 1] } ?? "log-figures.json"
 let duration: Duration = quick ? .seconds(1) : .seconds(3)
 let repetitions = quick ? 1 : 3
@@ -111,7 +132,7 @@ print("ShardLog command log figures (\(quick ? "quick" : "full") run, \(ProcessI
 print(String(repeating: "-", count: 110))
 
 // 1. Durable appends against the group-commit ceiling, interleaved so drift hits both alike.
-for appenders in [1, 4, 16, 64] {
+for appenders in [1, 4, 16, 64] where runs("append") {
     var ceiling: [Double] = []
     var shardlog: [Double] = []
     for _ in 0..<repetitions {
@@ -124,7 +145,7 @@ for appenders in [1, 4, 16, 64] {
 }
 
 // 2. The other durability modes (no baseline: they are bounded by CPU, not by the disk).
-for durability in [Durability.interval(.milliseconds(10)), .none] {
+for durability in [Durability.interval(.milliseconds(10)), .none] where runs("modes") {
     for appenders in [1, 16] {
         let value = try await appendThroughput(appenders: appenders, durability: durability)
         record("append (\(durability)), \(appenders) appenders", value, unit: "cmds/s")
@@ -132,13 +153,19 @@ for durability in [Durability.interval(.milliseconds(10)), .none] {
 }
 
 // 3. One caller, 1,000 commands per durable append.
-var batch: [Double] = []
-for _ in 0..<repetitions { batch.append(try await appendThroughput(appenders: 1, durability: .always, unitSize: 1000)) }
-record("durable batch append, 1 caller × 1,000 per call", median(batch), unit: "cmds/s", goal: 500_000, samples: batch)
+if runs("batch") {
+    var batch: [Double] = []
+    for _ in 0..<repetitions { batch.append(try await appendThroughput(appenders: 1, durability: .always, unitSize: 1000)) }
+    record("durable batch append, 1 caller × 1,000 per call", median(batch), unit: "cmds/s", goal: 500_000, samples: batch)
+    if only != nil {
+        let unsynced = try await appendThroughput(appenders: 1, durability: .none, unitSize: 1000)
+        record("batch append without sync (none), 1 caller × 1,000 per call", unsynced, unit: "cmds/s")
+    }
+}
 
 // 4. Sequential read with CRC and chain checks, and a full verify.
 let readDirectory = work + "/read"
-do {
+if runs("read") {
     let log = try CommandLog.open(directory: readDirectory, configuration: .init(durability: .none))
     var workload = Workload(seed: 7)
     var lines = ""

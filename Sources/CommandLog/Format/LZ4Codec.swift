@@ -6,36 +6,40 @@ import ShardLogLZ4
 /// reused from frame to frame, so decoding allocates nothing per frame.
 final class LZ4Codec {
     private var decompressionContext: OpaquePointer?
-    private var preferences: LZ4F_preferences_t
 
     init() {
         var context: OpaquePointer?
         let result = LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))
         precondition(LZ4F_isError(result) == 0, "LZ4F_createDecompressionContext failed")
         decompressionContext = context
-        preferences = LZ4F_preferences_t()
+    }
+
+    /// LOG-030: linked blocks of at most 256 KiB, content size recorded, no LZ4 checksums.
+    private static func preferences(rawSize: Int) -> LZ4F_preferences_t {
+        var preferences = LZ4F_preferences_t()
         preferences.frameInfo.blockSizeID = LZ4F_max256KB
         preferences.frameInfo.blockMode = LZ4F_blockLinked
         preferences.frameInfo.contentChecksumFlag = LZ4F_noContentChecksum
         preferences.frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum
         preferences.frameInfo.frameType = LZ4F_frame
+        preferences.frameInfo.contentSize = UInt64(rawSize)
         preferences.compressionLevel = 0
+        return preferences
     }
 
     deinit { LZ4F_freeDecompressionContext(decompressionContext) }
 
     /// The largest compressed size of `rawSize` bytes.
-    func compressBound(_ rawSize: Int) -> Int {
-        var prefs = preferences
-        prefs.frameInfo.contentSize = UInt64(rawSize)
+    static func compressBound(_ rawSize: Int) -> Int {
+        var prefs = preferences(rawSize: rawSize)
         return LZ4F_compressFrameBound(rawSize, &prefs)
     }
 
     /// Compresses `source` into `destination` as one LZ4 frame; returns the frame's size,
     /// or nil when it would not fit (`destination.count` bytes at most).
-    func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int? {
-        var prefs = preferences
-        prefs.frameInfo.contentSize = UInt64(source.count)
+    /// Stateless, so frames may be compressed on several threads at once.
+    static func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int? {
+        var prefs = preferences(rawSize: source.count)
         let result = LZ4F_compressFrame(
             destination.baseAddress, destination.count, source.baseAddress, source.count, &prefs)
         if LZ4F_isError(result) != 0 { return nil }

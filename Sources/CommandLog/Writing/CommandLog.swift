@@ -338,23 +338,22 @@ public final class CommandLog: @unchecked Sendable {
     /// LOG-093) and writes each segment's share with one write.
     private func writeFrames(_ units: [PendingUnit]) throws {
         output.removeAll(keepingCapacity: true)
+        encoder.pack(units: units.map { ($0.records, $0.recordOffsets, $0.firstLSN) })
+        encoder.compressAll()
         var chain = tail.chain
         var framesInOutput: UInt64 = 0
         var lastInOutput = tail.lastLSN
         var previousContinued = false
-
-        func finishFrame(continued: Bool) throws {
+        for index in 0..<encoder.frameCount {
+            let plan = encoder.plan(index)
             let frameStart = output.count
-            let frameFirst = encoder.firstLSN
-            let frameCount = encoder.count
-            let newChain = encoder.finish(continued: continued, chain: chain, into: &output)
-            let frameSize = output.count - frameStart
+            let newChain = encoder.seal(index, chain: chain, into: &output)
             // LOG-093: roll before a unit's first frame if this frame would pass the limit.
             if !previousContinued && (tail.frameCount + framesInOutput) > 0
                 && tail.size + output.count > configuration.segmentSizeMax
             {
                 let frame = Array(output[frameStart...])
-                output.removeLast(frameSize)
+                output.removeLast(frame.count)
                 try writeOutput(frames: framesInOutput, lastLSN: lastInOutput, chain: chain)
                 framesInOutput = 0
                 try roll(chain: chain)
@@ -363,34 +362,9 @@ public final class CommandLog: @unchecked Sendable {
             }
             chain = newChain
             framesInOutput += 1
-            lastInOutput = frameFirst.advanced(by: frameCount - 1)
-            previousContinued = continued
+            lastInOutput = plan.firstLSN.advanced(by: plan.count - 1)
+            previousContinued = plan.continued
         }
-
-        func fitsWhole(_ unit: PendingUnit) -> Bool {
-            unit.records.count <= Limits.frameRawSizeMax - encoder.raw.count
-                && encoder.count + unit.count <= Limits.frameCommandCountMax
-        }
-        for unit in units {
-            if !fitsWhole(unit) && !encoder.isEmpty { try finishFrame(continued: false) }
-            if fitsWhole(unit) {
-                unit.records.withUnsafeBytes { encoder.add(records: $0, count: unit.count, firstLSN: unit.firstLSN) }
-                continue
-            }
-            // A large unit: record by record, continuing frames as needed.
-            for index in 0..<unit.count {
-                let start = unit.recordOffsets[index]
-                let end = index + 1 < unit.count ? unit.recordOffsets[index + 1] : unit.records.count
-                if !encoder.fits(recordSize: end - start) { try finishFrame(continued: true) }
-                unit.records.withUnsafeBytes {
-                    encoder.add(
-                        records: UnsafeRawBufferPointer(rebasing: $0[start..<end]), count: 1,
-                        firstLSN: unit.firstLSN.advanced(by: index))
-                }
-            }
-            try finishFrame(continued: false)
-        }
-        if !encoder.isEmpty { try finishFrame(continued: false) }
         try writeOutput(frames: framesInOutput, lastLSN: lastInOutput, chain: chain)
     }
 
