@@ -10,11 +10,13 @@ let package = Package(
     name: "ShardLog",
     products: [
         .library(name: "CommandLog", targets: ["CommandLog"]),
+        .library(name: "ShardLog", targets: ["ShardLog"]),
         .executable(name: "shardlog", targets: ["shardlog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // LZ4 from the system (Debian: liblz4-dev). Project-prefixed so it cannot
@@ -37,6 +39,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The engine: commands, routing, SQLite projections, replay (Specs/Commands.md,
+        // Specs/Routing.md, Specs/ProjectionSchema.md).
+        .target(
+            name: "ShardLog",
+            dependencies: [
+                "CommandLog",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "shardlog",
             dependencies: [
@@ -50,6 +63,11 @@ let package = Package(
         .executableTarget(
             name: "commandlog-crash-child",
             dependencies: ["CommandLog"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ShardLogTests",
+            dependencies: ["ShardLog", "CommandLog"],
             swiftSettings: strict
         ),
         .testTarget(

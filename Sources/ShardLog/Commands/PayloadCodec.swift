@@ -1,0 +1,136 @@
+/// Why a payload does not decode (CMD-001). Never carries payload bytes.
+public struct PayloadError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Writes the primitives of Specs/Commands.md §1.
+struct PayloadWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(256) }
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func bool(_ v: Bool) { u8(v ? 1 : 0) }
+    mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { utf8 in
+            u32(UInt32(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+    mutating func optional<T>(_ value: T?, _ write: (inout PayloadWriter, T) -> Void) {
+        if let value {
+            u8(1)
+            write(&self, value)
+        } else {
+            u8(0)
+        }
+    }
+    mutating func list<T>(_ values: [T], _ write: (inout PayloadWriter, T) -> Void) {
+        u32(UInt32(values.count))
+        for value in values { write(&self, value) }
+    }
+    mutating func strings(_ values: [String]) { list(values) { $0.string($1) } }
+    mutating func vector(_ values: [Float]) {
+        u32(UInt32(values.count))
+        for value in values { u32(value.bitPattern) }
+    }
+}
+
+/// Reads the primitives of Specs/Commands.md §1, checking each (CMD-001).
+struct PayloadReader {
+    private let bytes: UnsafeRawBufferPointer
+    private var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    private mutating func take(_ count: Int, _ what: String) throws(PayloadError) -> UnsafeRawBufferPointer {
+        guard count >= 0, bytes.count - offset >= count else { throw PayloadError("\(what) is cut short by the end of the payload") }
+        defer { offset += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+    }
+
+    mutating func u8(_ what: String) throws(PayloadError) -> UInt8 { try take(1, what)[0] }
+    mutating func u16(_ what: String) throws(PayloadError) -> UInt16 {
+        UInt16(littleEndian: try take(2, what).loadUnaligned(as: UInt16.self))
+    }
+    mutating func u32(_ what: String) throws(PayloadError) -> UInt32 {
+        UInt32(littleEndian: try take(4, what).loadUnaligned(as: UInt32.self))
+    }
+    mutating func bool(_ what: String) throws(PayloadError) -> Bool {
+        switch try u8(what) {
+        case 0: return false
+        case 1: return true
+        case let v: throw PayloadError("\(what) is \(v), not a boolean (0 or 1)")
+        }
+    }
+    mutating func string(_ what: String) throws(PayloadError) -> String {
+        let count = Int(try u32(what + " length"))
+        let raw = try take(count, what)
+        guard let text = String(validating: raw, as: UTF8.self) else { throw PayloadError("\(what) is not valid UTF-8") }
+        return text
+    }
+    mutating func optional<T>(_ what: String, _ read: (inout PayloadReader) throws(PayloadError) -> T) throws(PayloadError) -> T? {
+        switch try u8(what + " presence") {
+        case 0: return nil
+        case 1: return try read(&self)
+        case let v: throw PayloadError("\(what) presence byte is \(v), not 0 or 1")
+        }
+    }
+    mutating func list<T>(_ what: String, _ read: (inout PayloadReader) throws(PayloadError) -> T) throws(PayloadError) -> [T] {
+        let count = Int(try u32(what + " count"))
+        // Every element takes at least one byte: a count larger than what is left is invalid
+        // (and must not make us reserve memory for it).
+        guard count <= bytes.count - offset else { throw PayloadError("\(what) count \(count) exceeds the payload") }
+        var values: [T] = []
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try read(&self)) }
+        return values
+    }
+    mutating func strings(_ what: String) throws(PayloadError) -> [String] {
+        try list(what) { (r: inout PayloadReader) throws(PayloadError) in try r.string(what) }
+    }
+    mutating func vector(_ what: String) throws(PayloadError) -> [Float] {
+        let count = Int(try u32(what + " dimension"))
+        let raw = try take(count * 4, what)
+        var values = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            guard value.isFinite else { throw PayloadError("\(what) value \(i) is not finite") }
+            values[i] = value
+        }
+        return values
+    }
+    /// CMD-001: the payload must be consumed exactly.
+    func finish() throws(PayloadError) {
+        if offset != bytes.count { throw PayloadError("\(bytes.count - offset) bytes follow the last field") }
+    }
+}
+
+extension MemoryType {
+    var code: UInt8 { UInt8(Self.allCases.firstIndex(of: self)!) }
+    init(code: UInt8) throws(PayloadError) {
+        guard Int(code) < Self.allCases.count else { throw PayloadError("memory type \(code) is unknown") }
+        self = Self.allCases[Int(code)]
+    }
+}
+
+extension MemoryTier {
+    var code: UInt8 { UInt8(Self.allCases.firstIndex(of: self)!) }
+    init(code: UInt8) throws(PayloadError) {
+        guard Int(code) < Self.allCases.count else { throw PayloadError("tier \(code) is unknown") }
+        self = Self.allCases[Int(code)]
+    }
+}
+
+extension MessageRole {
+    var code: UInt8 { UInt8(Self.allCases.firstIndex(of: self)!) }
+    init(code: UInt8) throws(PayloadError) {
+        guard Int(code) < Self.allCases.count else { throw PayloadError("role \(code) is unknown") }
+        self = Self.allCases[Int(code)]
+    }
+}

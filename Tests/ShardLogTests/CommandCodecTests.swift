@@ -1,0 +1,115 @@
+import Testing
+
+@testable import ShardLog
+
+/// SplitMix64 for reproducible random commands.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func randomText(_ rng: inout SeededRandom, max: Int = 40) -> String {
+    let pieces = ["a", "tea", "Ünïcødé", "日本", "🙂", " ", "memory", "\"quoted\"", "line\nbreak"]
+    return (0..<Int.random(in: 0...max, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+}
+
+func randomCommand(_ rng: inout SeededRandom) -> Command {
+    func text() -> String { randomText(&rng) }
+    func maybe<T>(_ make: () -> T) -> T? { Bool.random(using: &rng) ? make() : nil }
+    switch Int.random(in: 0..<15, using: &rng) {
+    case 0:
+        return .initializeStore(StoreInitialization(strategy: ShardingStrategy.allCases.randomElement(using: &rng)!, virtualNodes: Int.random(in: 1...1000, using: &rng), embeddingDimension: 384, shards: ["a", "b"], rangeBoundaries: ["m"]))
+    case 1:
+        return .createPersona(PersonaCreation(
+            id: text(), shard: "shard_01", name: text(), description: text(),
+            personality: Personality(traits: [text(), text()], temperament: text(), communicationStyle: text()),
+            memoryConfiguration: MemoryConfiguration(maxMemories: Int.random(in: 0...100_000, using: &rng), memoryImportanceThreshold: Int.random(in: 0...100, using: &rng), autoOptimize: Bool.random(using: &rng), retentionPeriod: 7, memoryCategories: [text()], compressionEnabled: false),
+            privacySettings: PrivacySettings(dataCollection: false, analyticsEnabled: true, shareWithResearchers: Bool.random(using: &rng), allowPersonalityAnalysis: false, memoryRetention: false, exportDataAllowed: false),
+            isActive: Bool.random(using: &rng)))
+    case 2:
+        return .updatePersona(PersonaPatch(id: text(), name: maybe { text() }, description: maybe { text() }, personality: maybe { Personality(traits: [text()]) }, memoryConfiguration: maybe { MemoryConfiguration() }, privacySettings: maybe { PrivacySettings(dataCollection: false) }))
+    case 3: return .deletePersona(id: text())
+    case 4: return .activatePersona(id: text())
+    case 5: return .deactivatePersona(id: text())
+    case 6:
+        return .addMemory(MemoryCreation(
+            id: text(), personaId: text(), type: MemoryType.allCases.randomElement(using: &rng)!, name: text(), content: text(),
+            summary: maybe { text() }, tags: [text(), text()], importance: Int.random(in: 0...100, using: &rng),
+            tier: MemoryTier.allCases.randomElement(using: &rng)!,
+            embedding: maybe { (0..<8).map { _ in Float.random(in: -1...1, using: &rng) } }, embeddingModel: maybe { text() }))
+    case 7:
+        return .updateMemory(MemoryPatch(id: text(), type: maybe { .image }, name: maybe { text() }, content: maybe { text() }, summary: maybe { text() }, tags: maybe { [text()] }, importance: maybe { Int.random(in: 0...100, using: &rng) }))
+    case 8: return .setMemoryTier(id: text(), tier: MemoryTier.allCases.randomElement(using: &rng)!)
+    case 9: return .markMemoryAccessed(id: text())
+    case 10: return .updateMemoryEmbedding(id: text(), embedding: [0, -0.5, 1e-30, 3.25], model: maybe { text() })
+    case 11: return .deleteMemory(id: text())
+    case 12: return .createConversation(id: text(), personaId: text(), title: text())
+    case 13: return .addMessage(conversationId: text(), role: MessageRole.allCases.randomElement(using: &rng)!, content: text())
+    default: return .deleteConversation(id: text())
+    }
+}
+
+@Suite struct CommandCodecTests {
+    func decode(_ command: Command, _ bytes: [UInt8]) throws -> Command {
+        try bytes.withUnsafeBytes { raw in try Command.decode(typeTag: command.typeTag, typeVersion: 1, payload: raw) }
+    }
+
+    @Test func randomCommandsRoundTrip() throws {
+        var rng = SeededRandom(seed: 11)
+        var seenTags = Set<UInt16>()
+        for _ in 0..<3000 {
+            let command = randomCommand(&rng)
+            seenTags.insert(command.typeTag)
+            #expect(try decode(command, command.encodedPayload()) == command)
+        }
+        #expect(seenTags == Set(1...15))
+    }
+
+    /// CMD-001: every truncation and any trailing byte is rejected, never misread.
+    @Test func truncatedOrExtendedPayloadsAreRejected() {
+        var rng = SeededRandom(seed: 12)
+        for _ in 0..<300 {
+            let command = randomCommand(&rng)
+            let bytes = command.encodedPayload()
+            for cut in 0..<bytes.count {
+                #expect(throws: PayloadError.self) { _ = try decode(command, Array(bytes[..<cut])) }
+            }
+            #expect(throws: PayloadError.self) { _ = try decode(command, bytes + [0]) }
+        }
+    }
+
+    /// CMD-002: unknown tags and versions are refused, not skipped.
+    @Test func unknownTagsAndVersionsAreRefused() {
+        let bytes = Command.deletePersona(id: "p").encodedPayload()
+        bytes.withUnsafeBytes { raw in
+            #expect(throws: PayloadError.self) { _ = try Command.decode(typeTag: 99, typeVersion: 1, payload: raw) }
+            #expect(throws: PayloadError.self) { _ = try Command.decode(typeTag: 4, typeVersion: 2, payload: raw) }
+        }
+    }
+
+    @Test func invalidEnumsBooleansUTF8AndFloatsAreRejected() {
+        let tier = Command.setMemoryTier(id: "m", tier: .cold)
+        var bytes = tier.encodedPayload()
+        bytes[bytes.count - 1] = 3
+        #expect(throws: PayloadError.self) { _ = try decode(tier, bytes) }
+        let persona = Command.createPersona(PersonaCreation(id: "p", shard: "s", name: "n"))
+        bytes = persona.encodedPayload()
+        bytes[bytes.count - 1] = 2
+        #expect(throws: PayloadError.self) { _ = try decode(persona, bytes) }
+        let id = Command.deleteMemory(id: "ab")
+        bytes = id.encodedPayload()
+        bytes[4] = 0xFF
+        #expect(throws: PayloadError.self) { _ = try decode(id, bytes) }
+        let embedding = Command.updateMemoryEmbedding(id: "m", embedding: [1], model: nil)
+        bytes = embedding.encodedPayload()
+        bytes.replaceSubrange(9..<13, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian, Array.init))
+        #expect(throws: PayloadError.self) { _ = try decode(embedding, bytes) }
+    }
+}
