@@ -44,6 +44,8 @@ public enum CommandLogError: Error, Hashable, Sendable, CustomStringConvertible 
     case poisoned(cause: String)
     /// The log was closed.
     case closed
+    /// The group-commit queue is full (LOG-094); only `submit` throws it: wait and retry.
+    case queueFull
     /// A configuration value out of range.
     case invalidConfiguration(String)
 
@@ -71,6 +73,8 @@ public enum CommandLogError: Error, Hashable, Sendable, CustomStringConvertible 
             return "the log refuses appends after an earlier failure (\(cause)); close and reopen it"
         case .closed:
             return "the log is closed"
+        case .queueFull:
+            return "the append queue is full; wait for it to drain and retry"
         case .invalidConfiguration(let message):
             return "invalid configuration: \(message)"
         }

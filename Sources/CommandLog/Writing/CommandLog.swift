@@ -48,8 +48,8 @@ public final class CommandLog: @unchecked Sendable {
         var records: [UInt8]
         var recordOffsets: [Int]
         var firstLSN: LSN
-        /// Resumed by the flusher with the outcome (nil is used only for "queue full, retry").
-        var continuation: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>?, Never>
+        /// Completed by the flusher with the outcome.
+        var ticket: AppendTicket
         var count: Int { recordOffsets.count }
         var range: ClosedRange<LSN> { firstLSN...firstLSN.advanced(by: count - 1) }
     }
@@ -99,6 +99,21 @@ public final class CommandLog: @unchecked Sendable {
     /// Appends a unit of commands atomically (LOG-070): after a crash all of them are in
     /// the log or none is. Returns their LSNs, which are consecutive.
     public func append(_ drafts: [CommandDraft]) async throws(CommandLogError) -> ClosedRange<LSN> {
+        while true {
+            do {
+                return try await submit(drafts).wait()
+            } catch .queueFull {
+                await waitForSpace()  // LOG-094
+            }
+        }
+    }
+
+    /// Queues a unit without waiting: its LSNs are assigned now, in call order (LOG-090),
+    /// and `ticket.wait()` returns once it is as durable as the configuration promises.
+    /// Callers that must order their own work by LSN (the engine validates and submits
+    /// under one lock) use this; others use `append`. Throws `queueFull` when the
+    /// group-commit queue is full (LOG-094): wait with `append`, or retry.
+    public func submit(_ drafts: [CommandDraft]) throws(CommandLogError) -> AppendTicket {
         // LOG-140: check and encode before queueing; nothing is written for a bad unit.
         if drafts.isEmpty { throw .invalidUnit(reason: "an append needs at least one command") }
         if drafts.count > Limits.unitCommandCountMax {
@@ -114,41 +129,30 @@ public final class CommandLog: @unchecked Sendable {
         }
         // The LSNs are patched in when they are assigned, under the lock.
         var (records, offsets) = RecordLayout.encode(drafts, totalSize: size)
-        while true {
-            let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>?, Never>) in
-                condition.lock()
-                if let failure {
-                    condition.unlock()
-                    continuation.resume(returning: .failure(.poisoned(cause: failure.description)))
-                    return
-                }
-                if closing || closed {
-                    condition.unlock()
-                    continuation.resume(returning: .failure(.closed))
-                    return
-                }
-                if pendingCommandCount > 0 && pendingCommandCount + drafts.count > Limits.pendingCommandCountMax {
-                    condition.unlock()
-                    continuation.resume(returning: nil)  // LOG-094: wait for space, then try again
-                    return
-                }
-                // LOG-090: LSNs in arrival order.
-                let first = nextLSN
-                nextLSN = nextLSN.advanced(by: drafts.count)
-                records.withUnsafeMutableBytes { bytes in
-                    for (index, offset) in offsets.enumerated() {
-                        bytes.storeLE(first.rawValue + UInt64(index), at: offset + 4)
-                    }
-                }
-                pending.append(PendingUnit(records: records, recordOffsets: offsets, firstLSN: first, continuation: continuation))
-                pendingCommandCount += drafts.count
-                condition.signal()
-                condition.unlock()
-            }
-            if let result { return try result.get() }
-            await waitForSpace()
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure { throw .poisoned(cause: failure.description) }
+        if closing || closed { throw .closed }
+        if pendingCommandCount > 0 && pendingCommandCount + drafts.count > Limits.pendingCommandCountMax {
+            throw .queueFull
         }
+        // LOG-090: LSNs in arrival order.
+        let first = nextLSN
+        nextLSN = nextLSN.advanced(by: drafts.count)
+        records.withUnsafeMutableBytes { bytes in
+            for (index, offset) in offsets.enumerated() {
+                bytes.storeLE(first.rawValue + UInt64(index), at: offset + 4)
+            }
+        }
+        let ticket = AppendTicket(range: first...first.advanced(by: drafts.count - 1))
+        pending.append(PendingUnit(records: records, recordOffsets: offsets, firstLSN: first, ticket: ticket))
+        pendingCommandCount += drafts.count
+        condition.signal()
+        return ticket
     }
+
+    /// Returns when the group-commit queue has room again (or the log failed or is closing).
+    public func waitForQueueSpace() async { await waitForSpace() }
 
     private func waitForSpace() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -249,7 +253,7 @@ public final class CommandLog: @unchecked Sendable {
             for waiter in waiters { waiter.resume() }
 
             if let poisoned {
-                for unit in units { unit.continuation.resume(returning: .failure(.poisoned(cause: poisoned.description))) }
+                for unit in units { unit.ticket.complete(.failure(.poisoned(cause: poisoned.description))) }
             } else if !units.isEmpty {
                 flush(units)
             } else if !stop {
@@ -292,7 +296,7 @@ public final class CommandLog: @unchecked Sendable {
             if synced { syncedLSN = last }
             publishedChain = tail.chain
             condition.unlock()
-            for unit in units { unit.continuation.resume(returning: .success(unit.range)) }
+            for unit in units { unit.ticket.complete(.success(unit.range)) }
         } catch {
             poison(error, units)
         }
@@ -331,7 +335,7 @@ public final class CommandLog: @unchecked Sendable {
         spaceWaiters = []
         condition.unlock()
         for waiter in waiters { waiter.resume() }
-        for unit in units { unit.continuation.resume(returning: .failure(typed)) }
+        for unit in units { unit.ticket.complete(.failure(typed)) }
     }
 
     /// Packs units into frames (LOG-070, LOG-091), rolls segments between units (LOG-071,
@@ -387,6 +391,42 @@ public final class CommandLog: @unchecked Sendable {
         tail = try Recovery.createSegment(
             directory: directory, firstLSN: tail.lastLSN.next, previousChain: tail.chain, faults: configuration.faults)
         lastSync = .now
+    }
+}
+
+/// A queued append: its LSNs, and a wait for its durability (`CommandLog.submit`).
+public final class AppendTicket: @unchecked Sendable {
+    // @unchecked Sendable: `result` and `waiter` are guarded by `lock`.
+    public let range: ClosedRange<LSN>
+    private let lock = NSLock()
+    private var result: Result<ClosedRange<LSN>, CommandLogError>?
+    private var waiter: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>, Never>?
+
+    init(range: ClosedRange<LSN>) { self.range = range }
+
+    func complete(_ outcome: Result<ClosedRange<LSN>, CommandLogError>) {
+        lock.lock()
+        result = outcome
+        let waiting = waiter
+        waiter = nil
+        lock.unlock()
+        waiting?.resume(returning: outcome)
+    }
+
+    /// Returns the LSNs once the unit is as durable as the log's configuration promises,
+    /// or throws why it is not (LOG-141).
+    public func wait() async throws(CommandLogError) -> ClosedRange<LSN> {
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>, Never>) in
+            lock.lock()
+            if let result {
+                lock.unlock()
+                continuation.resume(returning: result)
+            } else {
+                waiter = continuation
+                lock.unlock()
+            }
+        }
+        return try outcome.get()
     }
 }
 

@@ -1,0 +1,93 @@
+/// The field rules of Specs/Commands.md §2 (CMD-010 … CMD-013).
+enum Validation {
+    static let idSizeMax = 128
+    static let nameSizeMax = 256
+    static let shortTextMax = 4 * 1024
+    static let contentMax = 256 * 1024
+    static let tagSizeMax = 64
+    static let tagCountMax = 64
+    static let modelNameSizeMax = 128
+
+    /// CMD-010.
+    static func id(_ id: String, _ what: String) throws(CommandRejection) {
+        if id.isEmpty { throw CommandRejection("\(what) is empty") }
+        if id.utf8.count > idSizeMax { throw CommandRejection("\(what) is \(id.utf8.count) bytes, limit \(idSizeMax)") }
+        if id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw CommandRejection("\(what) contains a control character")
+        }
+    }
+
+    /// CMD-011: a name is 1…256 bytes and not only white space.
+    static func name(_ name: String) throws(CommandRejection) {
+        if name.allSatisfy(\.isWhitespace) { throw CommandRejection("name is empty") }
+        if name.utf8.count > nameSizeMax { throw CommandRejection("name is \(name.utf8.count) bytes, limit \(nameSizeMax)") }
+    }
+
+    static func text(_ text: String, _ what: String, max: Int) throws(CommandRejection) {
+        if text.utf8.count > max { throw CommandRejection("\(what) is \(text.utf8.count) bytes, limit \(max)") }
+    }
+
+    static func strings(_ values: [String], _ what: String) throws(CommandRejection) {
+        if values.count > tagCountMax { throw CommandRejection("\(values.count) \(what)s, limit \(tagCountMax)") }
+        for value in values where value.isEmpty || value.utf8.count > tagSizeMax {
+            throw CommandRejection("a \(what) must be 1…\(tagSizeMax) bytes")
+        }
+    }
+
+    static func tags(_ tags: [String]) throws(CommandRejection) { try strings(tags, "tag") }
+
+    /// CMD-012.
+    static func importance(_ value: Int) throws(CommandRejection) {
+        if !(0...100).contains(value) { throw CommandRejection("importance \(value) is outside 0…100") }
+    }
+
+    /// CMD-013.
+    static func embedding(_ vector: [Float], dimension: Int) throws(CommandRejection) {
+        if vector.count != dimension {
+            throw CommandRejection("embedding has dimension \(vector.count), the store's is \(dimension)")
+        }
+        if !vector.allSatisfy(\.isFinite) { throw CommandRejection("embedding holds a NaN or infinity") }
+    }
+
+    static func modelName(_ name: String) throws(CommandRejection) {
+        if name.isEmpty || name.utf8.count > modelNameSizeMax {
+            throw CommandRejection("embedding model name must be 1…\(modelNameSizeMax) bytes")
+        }
+    }
+
+    static func personality(_ p: Personality) throws(CommandRejection) {
+        try strings(p.traits, "trait")
+        try text(p.temperament, "temperament", max: tagSizeMax)
+        try text(p.communicationStyle, "communicationStyle", max: tagSizeMax)
+    }
+
+    static func memoryConfiguration(_ c: MemoryConfiguration) throws(CommandRejection) {
+        if !(0...Int(UInt32.max)).contains(c.maxMemories) { throw CommandRejection("maxMemories is out of range") }
+        if !(0...100).contains(c.memoryImportanceThreshold) {
+            throw CommandRejection("memoryImportanceThreshold \(c.memoryImportanceThreshold) is outside 0…100")
+        }
+        if !(0...Int(UInt32.max)).contains(c.retentionPeriod) { throw CommandRejection("retentionPeriod is out of range") }
+        try strings(c.memoryCategories, "memory category")
+    }
+
+    /// CMD-100.
+    static func initialization(_ s: StoreInitialization) throws(CommandRejection) {
+        if !(1...256).contains(s.shards.count) { throw CommandRejection("a store has 1…256 shards, not \(s.shards.count)") }
+        if Set(s.shards).count != s.shards.count { throw CommandRejection("shard ids must be distinct") }
+        for shard in s.shards where !Router.isValidShardID(shard) {
+            throw CommandRejection("shard id \(shard) is not 1…64 characters of A-Z a-z 0-9 _ . -")
+        }
+        if !(1...1000).contains(s.virtualNodes) { throw CommandRejection("virtual nodes must be 1…1000") }
+        if !(1...4096).contains(s.embeddingDimension) { throw CommandRejection("embedding dimension must be 1…4096") }
+        if s.strategy == .range {
+            if s.rangeBoundaries.count != s.shards.count - 1 {
+                throw CommandRejection("range strategy needs \(s.shards.count - 1) boundaries, got \(s.rangeBoundaries.count)")
+            }
+            for (a, b) in zip(s.rangeBoundaries, s.rangeBoundaries.dropFirst()) where !Router.utf8Less(a, b) {
+                throw CommandRejection("range boundaries must strictly increase")
+            }
+        } else if !s.rangeBoundaries.isEmpty {
+            throw CommandRejection("range boundaries are only for the range strategy")
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import CommandLog
+
+/// Every way an engine call can fail. Cases are values you can match; the message
+/// says what was wrong and what to do.
+public enum ShardLogError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A command that breaks a rule of Specs/Commands.md; nothing was appended (CMD-014).
+    case invalidCommand(index: Int, op: String, reason: String)
+    /// The thing named does not exist.
+    case notFound(kind: String, id: String)
+    /// The data directory is not a ShardLog store, or its log does not start as one.
+    case notAStore(path: String, reason: String)
+    /// The log holds a command this build cannot decode or apply (CMD-002), or a projection is inconsistent.
+    case incompatible(reason: String)
+    /// A projection is ahead of the log or damaged; rebuild it.
+    case projectionDamaged(shard: String, reason: String)
+    /// An error of the command log.
+    case log(CommandLogError)
+    /// An error of SQLite.
+    case database(String)
+    /// The store was closed, or refuses writes after a failure (reopen it).
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalidCommand(let index, let op, let reason):
+            return "command \(index + 1) (\(op)) is invalid: \(reason); nothing was written"
+        case .notFound(let kind, let id): return "no \(kind) with id \(id)"
+        case .notAStore(let path, let reason): return "\(path) is not a ShardLog store: \(reason)"
+        case .incompatible(let reason): return "incompatible store: \(reason)"
+        case .projectionDamaged(let shard, let reason): return "projection \(shard) is damaged: \(reason); run `shardlog rebuild --shard \(shard)`"
+        case .log(let error): return error.description
+        case .database(let message): return "SQLite: \(message)"
+        case .unavailable(let reason): return "the store is unavailable: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import CommandLog
+import Crypto
+import Foundation
+import GRDB
+
+/// One shard's SQLite projection (Specs/ProjectionSchema.md): a GRDB `DatabasePool`
+/// (WAL, one writer, a bounded pool of readers).
+final class ShardProjection: Sendable {
+    let id: String
+    let path: String
+    let pool: DatabasePool
+
+    /// Readers per shard (GRDB's pool bound).
+    static let readerCountMax = 4
+
+    init(id: String, path: String) throws {
+        self.id = id
+        self.path = path
+        var configuration = Configuration()
+        configuration.maximumReaderCount = Self.readerCountMax
+        configuration.label = "shard \(id)"
+        configuration.prepareDatabase { db in
+            // PROJ-001: durability comes from the log; NORMAL keeps the file consistent.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.write { db in try ShardSchema.create(db, shardID: id, withIndexes: true) }
+    }
+
+    /// PROJ-002: the LSN whose effects are in the rows.
+    func appliedLSN() throws -> LSN {
+        try pool.read { db in LSN(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'applied_lsn'") ?? 0)) }
+    }
+
+    /// Applies effects and records `lsn` in the same transaction (PROJ-002).
+    func apply(_ effects: [ShardEffect], through lsn: LSN) throws {
+        try pool.write { db in
+            for effect in effects { try Self.apply(effect, in: db) }
+            try Self.setAppliedLSN(lsn, in: db)
+        }
+    }
+
+    static func setAppliedLSN(_ lsn: LSN, in db: Database) throws {
+        try db.cachedStatement(sql: "UPDATE meta SET value = ? WHERE key = 'applied_lsn'").execute(arguments: [Int64(lsn.rawValue)])
+    }
+
+    // MARK: - Effects → SQL
+
+    static func apply(_ effect: ShardEffect, in db: Database) throws {
+        switch effect {
+        case .insertPersona(let p):
+            try db.cachedStatement(sql: """
+                INSERT INTO personas (id, name, description, personality, memory_configuration, privacy_settings,
+                  is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    p.id, p.name, p.description, JSONText.encode(p.personality), JSONText.encode(p.memoryConfiguration),
+                    JSONText.encode(p.privacySettings), p.isActive, p.createdAt.rawValue, p.updatedAt.rawValue,
+                ])
+        case .updatePersona(let patch, let at):
+            if let name = patch.name { try db.execute(sql: "UPDATE personas SET name = ? WHERE id = ?", arguments: [name, patch.id]) }
+            if let description = patch.description {
+                try db.execute(sql: "UPDATE personas SET description = ? WHERE id = ?", arguments: [description, patch.id])
+            }
+            if let value = patch.personality {
+                try db.execute(sql: "UPDATE personas SET personality = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
+            }
+            if let value = patch.memoryConfiguration {
+                try db.execute(sql: "UPDATE personas SET memory_configuration = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
+            }
+            if let value = patch.privacySettings {
+                try db.execute(sql: "UPDATE personas SET privacy_settings = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
+            }
+            try db.execute(sql: "UPDATE personas SET updated_at = ? WHERE id = ?", arguments: [at.rawValue, patch.id])
+        case .setPersonaActive(let id, let active, let at):
+            try db.execute(sql: "UPDATE personas SET is_active = ?, updated_at = ? WHERE id = ?", arguments: [active, at.rawValue, id])
+        case .deletePersona(let id):
+            try db.execute(sql: "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE persona_id = ?)", arguments: [id])
+            try db.execute(sql: "DELETE FROM conversations WHERE persona_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM memories WHERE persona_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM personas WHERE id = ?", arguments: [id])
+        case .insertMemory(let m):
+            try db.cachedStatement(sql: """
+                INSERT INTO memories (id, persona_id, type, name, content, summary, tags, importance, tier, embedding,
+                  embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    m.id, m.personaId, m.type.rawValue, m.name, m.content, m.summary, JSONText.strings(m.tags), m.importance,
+                    m.tier.rawValue, m.embedding.map(EmbeddingBlob.encode), m.embeddingModel, m.accessCount,
+                    m.lastAccessedAt?.rawValue, m.createdAt.rawValue, m.updatedAt.rawValue, m.deletedAt?.rawValue,
+                ])
+        case .updateMemory(let patch, let at):
+            if let type = patch.type { try db.execute(sql: "UPDATE memories SET type = ? WHERE id = ?", arguments: [type.rawValue, patch.id]) }
+            if let name = patch.name { try db.execute(sql: "UPDATE memories SET name = ? WHERE id = ?", arguments: [name, patch.id]) }
+            if let content = patch.content { try db.execute(sql: "UPDATE memories SET content = ? WHERE id = ?", arguments: [content, patch.id]) }
+            if let summary = patch.summary { try db.execute(sql: "UPDATE memories SET summary = ? WHERE id = ?", arguments: [summary, patch.id]) }
+            if let tags = patch.tags {
+                try db.execute(sql: "UPDATE memories SET tags = ? WHERE id = ?", arguments: [JSONText.strings(tags), patch.id])
+            }
+            if let importance = patch.importance {
+                try db.execute(sql: "UPDATE memories SET importance = ? WHERE id = ?", arguments: [importance, patch.id])
+            }
+            try db.execute(sql: "UPDATE memories SET updated_at = ? WHERE id = ?", arguments: [at.rawValue, patch.id])
+        case .setMemoryTier(let id, let tier, let at):
+            try db.execute(sql: "UPDATE memories SET tier = ?, updated_at = ? WHERE id = ?", arguments: [tier.rawValue, at.rawValue, id])
+        case .markMemoryAccessed(let id, let at):
+            try db.execute(sql: "UPDATE memories SET access_count = access_count + 1, last_accessed_at = ?, updated_at = ? WHERE id = ?",
+                           arguments: [at.rawValue, at.rawValue, id])
+        case .updateMemoryEmbedding(let id, let embedding, let model, let at):
+            if let model {
+                try db.execute(sql: "UPDATE memories SET embedding = ?, embedding_model = ?, updated_at = ? WHERE id = ?",
+                               arguments: [EmbeddingBlob.encode(embedding), model, at.rawValue, id])
+            } else {
+                try db.execute(sql: "UPDATE memories SET embedding = ?, updated_at = ? WHERE id = ?",
+                               arguments: [EmbeddingBlob.encode(embedding), at.rawValue, id])
+            }
+        case .softDeleteMemory(let id, let at):
+            try db.execute(sql: "UPDATE memories SET deleted_at = ?, updated_at = ? WHERE id = ?", arguments: [at.rawValue, at.rawValue, id])
+        case .insertConversation(let c):
+            try db.execute(sql: "INSERT INTO conversations (id, persona_id, title, message_count, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)",
+                           arguments: [c.id, c.personaId, c.title, c.createdAt.rawValue, c.updatedAt.rawValue])
+        case .insertMessage(let conversationID, let message):
+            try db.cachedStatement(sql: "INSERT INTO messages (conversation_id, sequence, role, content, created_at) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [conversationID, message.sequence, message.role.rawValue, message.content, message.createdAt.rawValue])
+            try db.cachedStatement(sql: "UPDATE conversations SET message_count = ?, updated_at = ? WHERE id = ?")
+                .execute(arguments: [message.sequence, message.createdAt.rawValue, conversationID])
+        case .deleteConversation(let id):
+            try db.execute(sql: "DELETE FROM messages WHERE conversation_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM conversations WHERE id = ?", arguments: [id])
+        }
+    }
+
+    // MARK: - Digest (PROJ-010)
+
+    static func digest(_ db: Database) throws -> String {
+        var hasher = SHA256()
+        func feed(_ value: DatabaseValue) {
+            var bytes: [UInt8] = []
+            switch value.storage {
+            case .null: bytes = [0]
+            case .int64(let v):
+                bytes = [1]
+                withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+            case .double(let v):
+                // No REAL column exists in the schema; kept total so a stray value is still hashed.
+                bytes = [4]
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+            case .string(let s):
+                bytes = [2]
+                withUnsafeBytes(of: UInt32(s.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+                bytes.append(contentsOf: s.utf8)
+            case .blob(let data):
+                bytes = [3]
+                withUnsafeBytes(of: UInt32(data.count).littleEndian) { bytes.append(contentsOf: $0) }
+                bytes.append(contentsOf: data)
+            }
+            hasher.update(data: bytes)
+        }
+        for table in ShardSchema.digestTables {
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.name)") ?? 0
+            hasher.update(data: [0xFF])
+            feed(table.name.databaseValue)
+            feed(Int64(count).databaseValue)
+            let cursor = try Row.fetchCursor(db, sql: "SELECT \(table.columns) FROM \(table.name) ORDER BY \(table.order)")
+            while let row = try cursor.next() {
+                for index in 0..<row.count { feed(row[index] as DatabaseValue) }
+            }
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    func digest() throws -> String { try pool.read { try Self.digest($0) } }
+}

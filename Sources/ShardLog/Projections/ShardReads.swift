@@ -1,0 +1,163 @@
+import CommandLog
+import Foundation
+import GRDB
+
+/// Filters and order for a persona's memories (`getPersonaMemories`).
+public struct MemoryQuery: Hashable, Sendable {
+    public enum Order: String, Hashable, Sendable, CaseIterable {
+        /// Most important first, then oldest first (the default).
+        case importanceDescending
+        case createdAscending
+        case createdDescending
+        case lastAccessedDescending
+    }
+    public var type: MemoryType?
+    public var tier: MemoryTier?
+    public var minimumImportance: Int?
+    public var includeDeleted = false
+    public var order: Order = .importanceDescending
+    public var limit: Int?
+    public var offset = 0
+
+    public init(
+        type: MemoryType? = nil, tier: MemoryTier? = nil, minimumImportance: Int? = nil, includeDeleted: Bool = false,
+        order: Order = .importanceDescending, limit: Int? = nil, offset: Int = 0
+    ) {
+        self.type = type
+        self.tier = tier
+        self.minimumImportance = minimumImportance
+        self.includeDeleted = includeDeleted
+        self.order = order
+        self.limit = limit
+        self.offset = offset
+    }
+
+    var orderSQL: String {
+        switch order {
+        case .importanceDescending: return "importance DESC, created_at, id"
+        case .createdAscending: return "created_at, id"
+        case .createdDescending: return "created_at DESC, id"
+        case .lastAccessedDescending: return "last_accessed_at DESC NULLS LAST, id"
+        }
+    }
+}
+
+extension ShardProjection {
+    static func persona(_ row: Row) throws -> Persona {
+        Persona(
+            id: row["id"], name: row["name"], description: row["description"],
+            personality: try JSONText.decode(Personality.self, row["personality"]),
+            memoryConfiguration: try JSONText.decode(MemoryConfiguration.self, row["memory_configuration"]),
+            privacySettings: try JSONText.decode(PrivacySettings.self, row["privacy_settings"]),
+            isActive: row["is_active"], createdAt: Timestamp(rawValue: row["created_at"]),
+            updatedAt: Timestamp(rawValue: row["updated_at"]))
+    }
+
+    static func memory(_ row: Row) throws -> MemoryEntity {
+        MemoryEntity(
+            id: row["id"], personaId: row["persona_id"], type: MemoryType(rawValue: row["type"]) ?? .text,
+            name: row["name"], content: row["content"], summary: row["summary"],
+            tags: try JSONText.decodeStrings(row["tags"]), importance: row["importance"],
+            tier: MemoryTier(rawValue: row["tier"]) ?? .hot, embedding: (row["embedding"] as Data?).map(EmbeddingBlob.decode),
+            embeddingModel: row["embedding_model"], accessCount: row["access_count"],
+            lastAccessedAt: (row["last_accessed_at"] as Int64?).map(Timestamp.init(rawValue:)),
+            createdAt: Timestamp(rawValue: row["created_at"]), updatedAt: Timestamp(rawValue: row["updated_at"]),
+            deletedAt: (row["deleted_at"] as Int64?).map(Timestamp.init(rawValue:)))
+    }
+
+    static func conversation(_ row: Row) -> Conversation {
+        Conversation(
+            id: row["id"], personaId: row["persona_id"], title: row["title"], messageCount: row["message_count"],
+            createdAt: Timestamp(rawValue: row["created_at"]), updatedAt: Timestamp(rawValue: row["updated_at"]))
+    }
+
+    func persona(id: String) throws -> Persona? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM personas WHERE id = ?", arguments: [id]).map(Self.persona) }
+    }
+
+    func personas() throws -> [Persona] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM personas ORDER BY created_at, id").map(Self.persona) }
+    }
+
+    func memory(id: String) throws -> MemoryEntity? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM memories WHERE id = ?", arguments: [id]).map(Self.memory) }
+    }
+
+    func memories(personaID: String, query: MemoryQuery) throws -> [MemoryEntity] {
+        var sql = "SELECT * FROM memories WHERE persona_id = ?"
+        var arguments: StatementArguments = [personaID]
+        if !query.includeDeleted { sql += " AND deleted_at IS NULL" }
+        if let type = query.type {
+            sql += " AND type = ?"
+            arguments += [type.rawValue]
+        }
+        if let tier = query.tier {
+            sql += " AND tier = ?"
+            arguments += [tier.rawValue]
+        }
+        if let minimum = query.minimumImportance {
+            sql += " AND importance >= ?"
+            arguments += [minimum]
+        }
+        sql += " ORDER BY \(query.orderSQL) LIMIT ? OFFSET ?"
+        arguments += [query.limit ?? -1, query.offset]
+        let statement = sql
+        let boundArguments = arguments
+        return try pool.read { db in try Row.fetchAll(db, sql: statement, arguments: boundArguments).map(Self.memory) }
+    }
+
+    func memories(tier: MemoryTier, limit: Int?) throws -> [MemoryEntity] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM memories WHERE tier = ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
+                             arguments: [tier.rawValue, limit ?? -1]).map(Self.memory)
+        }
+    }
+
+    func conversation(id: String, withMessages: Bool) throws -> Conversation? {
+        try pool.read { db in
+            guard var conversation = try Row.fetchOne(db, sql: "SELECT * FROM conversations WHERE id = ?", arguments: [id]).map(Self.conversation) else {
+                return nil
+            }
+            if withMessages {
+                conversation.messages = try Row.fetchAll(
+                    db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY sequence", arguments: [id]
+                ).map { row in
+                    Message(sequence: row["sequence"], role: MessageRole(rawValue: row["role"]) ?? .user, content: row["content"],
+                            createdAt: Timestamp(rawValue: row["created_at"]))
+                }
+            }
+            return conversation
+        }
+    }
+
+    func conversations(personaID: String) throws -> [Conversation] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM conversations WHERE persona_id = ? ORDER BY created_at, id", arguments: [personaID])
+                .map(Self.conversation)
+        }
+    }
+
+    struct Counts: Sendable {
+        var personas = 0
+        var memories = 0
+        var conversations = 0
+        var messages = 0
+    }
+
+    func counts() throws -> Counts {
+        try pool.read { db in
+            Counts(
+                personas: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM personas") ?? 0,
+                memories: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memories") ?? 0,
+                conversations: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conversations") ?? 0,
+                messages: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages") ?? 0)
+        }
+    }
+
+    /// Bytes of the database file and its WAL.
+    func bytesOnDisk() -> Int {
+        [path, path + "-wal"].reduce(0) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
+        }
+    }
+}
