@@ -151,6 +151,15 @@ public final class CommandLog: @unchecked Sendable {
         return ticket
     }
 
+    /// Whether a unit of `commandCount` commands would be queued now rather than refused with
+    /// `queueFull`. Space only grows until the next submit, so a caller that is the only
+    /// submitter may check, then submit.
+    public func canSubmit(commandCount: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return pendingCommandCount == 0 || pendingCommandCount + commandCount <= Limits.pendingCommandCountMax
+    }
+
     /// Returns when the group-commit queue has room again (or the log failed or is closing).
     public func waitForQueueSpace() async { await waitForSpace() }
 

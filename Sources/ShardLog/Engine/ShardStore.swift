@@ -1,0 +1,507 @@
+import CommandLog
+import Foundation
+import GRDB
+
+/// A sharded, event-sourced store of personas, memories and conversations.
+///
+/// Every write is validated, appended to the command log, made durable, then
+/// applied to the SQLite projection of the shard that owns the data (DESIGN:
+/// validate → route → append → apply → acknowledge). Reads go to the owning shard.
+///
+/// ```swift
+/// let store = try await ShardStore.open(at: "data")
+/// try await store.execute(.createPersona(PersonaCreation(id: "p1", shard: "", name: "Ada")))
+/// let persona = try store.persona(id: "p1")
+/// try await store.close()
+/// ```
+public final class ShardStore: @unchecked Sendable {
+    // @unchecked Sendable: `state`, `nextLSN`, `failure`, `closed`, `lastTimestamp` and
+    // `projections` are guarded by `lock`; the log, catalog and applier are Sendable.
+
+    public let dataDirectory: String
+    let log: CommandLog
+    let catalog: CatalogProjection
+    private let lock = NSLock()
+    private var state: StoreState
+    private var projections: [String: ShardProjection]
+    private var nextLSN: LSN
+    private var failure: ShardLogError?
+    private var closed = false
+    private var lastTimestamp: Int64 = 0
+    private var applier: Applier!
+    /// Set while a rebuild in place runs: writes wait.
+    private var maintenance = false
+
+    private enum Retry: Error { case maintenance }
+
+    /// LOG-060's envelope limits, checked before the state changes.
+    static func envelopeProblem(_ envelope: Envelope) -> String? {
+        if envelope.actor.utf8.count > Limits.actorSizeMax { return "actor is longer than \(Limits.actorSizeMax) bytes" }
+        if let reason = envelope.reason, reason.utf8.count > Limits.reasonSizeMax { return "reason is longer than \(Limits.reasonSizeMax) bytes" }
+        if let id = envelope.commandID, id.isEmpty || id.utf8.count > Limits.commandIDSizeMax {
+            return "command id must be 1…\(Limits.commandIDSizeMax) bytes"
+        }
+        return nil
+    }
+
+    static func logDirectory(_ dataDirectory: String) -> String { dataDirectory + "/log" }
+    static func catalogPath(_ dataDirectory: String) -> String { dataDirectory + "/catalog.sqlite" }
+    static func shardDirectory(_ dataDirectory: String) -> String { dataDirectory + "/shards" }
+    static func shardPath(_ dataDirectory: String, _ shard: String) -> String { shardDirectory(dataDirectory) + "/\(shard).sqlite" }
+
+    private init(dataDirectory: String, log: CommandLog, catalog: CatalogProjection, state: StoreState, projections: [String: ShardProjection]) {
+        self.dataDirectory = dataDirectory
+        self.log = log
+        self.catalog = catalog
+        self.state = state
+        self.projections = projections
+        self.nextLSN = log.lastLSN.next
+        self.applier = Applier(nextLSN: state.lastLSN.next) { [unowned self] units in try self.write(units) }
+    }
+
+    // MARK: - Opening
+
+    /// Opens the store in `dataDirectory`, creating it when it does not exist (and
+    /// `configuration.createIfMissing`), and brings every projection up to the log.
+    public static func open(at dataDirectory: String, configuration: StoreConfiguration = StoreConfiguration()) async throws -> ShardStore {
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        let exists = fileManager.fileExists(atPath: dataDirectory, isDirectory: &isDirectory)
+        if exists && !isDirectory.boolValue { throw ShardLogError.notAStore(path: dataDirectory, reason: "it is a file") }
+        if !exists {
+            guard configuration.createIfMissing else { throw ShardLogError.notAStore(path: dataDirectory, reason: "it does not exist") }
+        } else if !fileManager.fileExists(atPath: logDirectory(dataDirectory)) {
+            let contents = (try? fileManager.contentsOfDirectory(atPath: dataDirectory)) ?? []
+            if !contents.isEmpty {
+                throw ShardLogError.notAStore(path: dataDirectory, reason: "it has files but no log/ directory")
+            }
+        }
+        try fileManager.createDirectory(atPath: shardDirectory(dataDirectory), withIntermediateDirectories: true)
+        var logConfiguration = CommandLog.Configuration(durability: configuration.durability, segmentSizeMax: configuration.logSegmentSizeMax)
+        logConfiguration.createIfMissing = true
+        let log: CommandLog
+        do { log = try CommandLog.open(directory: logDirectory(dataDirectory), configuration: logConfiguration) } catch let error as CommandLogError {
+            throw ShardLogError.log(error)
+        }
+        do {
+            let catalog = try CatalogProjection(path: catalogPath(dataDirectory))
+            let catalogLSN = try catalog.appliedLSN()
+            if catalogLSN > log.lastLSN {
+                throw ShardLogError.projectionDamaged(shard: "catalog", reason: "it has applied LSN \(catalogLSN) but the log ends at \(log.lastLSN)")
+            }
+            let state = try catalog.loadState()
+            var projections: [String: ShardProjection] = [:]
+            for shard in state.shards { projections[shard] = try ShardProjection(id: shard, path: shardPath(dataDirectory, shard)) }
+            let store = ShardStore(dataDirectory: dataDirectory, log: log, catalog: catalog, state: state, projections: projections)
+            try store.catchUp()
+            if log.lastLSN == .zero {
+                try await store.execute(.initializeStore(configuration.initialization()), envelope: Envelope(actor: "system", reason: "new store"))
+            }
+            return store
+        } catch {
+            try? log.close()
+            throw error
+        }
+    }
+
+    /// PROJ-002: applies every logged command after the catalog's applied LSN, to the
+    /// catalog and to each shard that has not applied it yet. A shard whose database is
+    /// missing or behind the catalog is rebuilt from the whole log.
+    private func catchUp() throws {
+        let from = state.lastLSN.next
+        let end = log.lastLSN
+        var behind: [String] = []
+        var applied: [String: LSN] = [:]
+        for (id, projection) in projections {
+            let lsn = try projection.appliedLSN()
+            if lsn < state.lastLSN { behind.append(id) } else { applied[id] = lsn }
+            if lsn > end {
+                throw ShardLogError.projectionDamaged(shard: id, reason: "it has applied LSN \(lsn) but the log ends at \(end)")
+            }
+        }
+        if !behind.isEmpty { try rebuildInPlace(shards: behind.sorted(), through: state.lastLSN) }
+        guard from <= end else { return }
+        var batch: [(lsn: LSN, effects: Effects)] = []
+        var replayError: (any Error)?
+        func flush() throws {
+            guard let first = batch.first, let last = batch.last else { return }
+            try write([Applier.Unit(range: first.lsn...last.lsn, effects: batch)], appliedBefore: applied)
+            batch = []
+        }
+        try log.reader.forEach(from: from, through: end) { view in
+            guard replayError == nil else { return }
+            do {
+                let command = try Command.decode(view)
+                batch.append((view.lsn, try state.apply(command, lsn: view.lsn, timestamp: view.timestamp, commandID: view.commandID)))
+                if batch.count >= Rebuilder.chunkCommandCount { try flush() }
+            } catch {
+                replayError = ShardLogError.incompatible(reason: "LSN \(view.lsn) cannot be replayed: \(error)")
+            }
+        }
+        if let replayError { throw replayError }
+        try flush()
+    }
+
+    /// Rebuilds shards from the log into fresh files and swaps them in (the caller makes
+    /// sure no write is applied meanwhile). The catalog's state is not touched: a rebuild
+    /// replays with a state of its own.
+    private func rebuildInPlace(shards: [String], through: LSN) throws {
+        var targets: [String: String] = [:]
+        for shard in shards { targets[shard] = Self.shardPath(dataDirectory, shard) + ".rebuild" }
+        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: nil, through: through)
+        for shard in shards {
+            let path = Self.shardPath(dataDirectory, shard)
+            let old = lock.withLock { projections.removeValue(forKey: shard) }
+            try old?.pool.close()
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+            try FileManager.default.moveItem(atPath: path + ".rebuild", toPath: path)
+            try Rebuilder.syncDirectory(Self.shardDirectory(dataDirectory))
+            let projection = try ShardProjection(id: shard, path: path)
+            lock.withLock { projections[shard] = projection }
+        }
+    }
+
+    /// Rebuilds shards (all when `shards` is nil) from the log and swaps them in atomically.
+    /// Writes wait while it runs. Returns each rebuilt shard's digest.
+    @discardableResult
+    public func rebuild(shards: [String]? = nil) async throws -> [String: String] {
+        let refusal: String? = lock.withLock {
+            if closed { return "the store is closed" }
+            if maintenance { return "a rebuild is already running" }
+            maintenance = true
+            return nil
+        }
+        if let refusal { throw ShardLogError.unavailable(refusal) }
+        defer { lock.withLock { maintenance = false } }
+        await applier.waitUntilIdle()
+        let targets = shards ?? shardIDs
+        for shard in targets where projection(forShard: shard) == nil { throw ShardLogError.notFound(kind: "shard", id: shard) }
+        try rebuildInPlace(shards: targets, through: log.lastLSN)
+        var digests: [String: String] = [:]
+        for shard in targets { digests[shard] = try projection(forShard: shard)?.digest() }
+        return digests
+    }
+
+    /// Point-in-time restore (Datomic's as-of): rebuilds every shard and the catalog as of
+    /// `lsn` into `directory` (`<directory>/shards/<id>.sqlite`, `<directory>/catalog.sqlite`).
+    /// The live store is not touched. Returns each shard's digest at that LSN.
+    public func rebuild(asOf lsn: LSN, into directory: String) throws -> [String: String] {
+        let through = min(lsn, log.lastLSN)
+        try FileManager.default.createDirectory(atPath: Self.shardDirectory(directory), withIntermediateDirectories: true)
+        // The shards that existed at `through` are only known after the replay: rebuild into
+        // every shard id the store has now (version 1 never removes a shard).
+        var targets: [String: String] = [:]
+        for shard in shardIDs { targets[shard] = Self.shardPath(directory, shard) }
+        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: Self.catalogPath(directory), through: through)
+        var digests: [String: String] = [:]
+        for (shard, path) in targets {
+            let queue = try DatabaseQueue(path: path)
+            digests[shard] = try queue.read { try ShardProjection.digest($0) }
+            try queue.close()
+        }
+        return digests
+    }
+
+    /// The LSN of the last command at or before `timestamp`, for as-of restores by time.
+    public func lsn(atOrBefore timestamp: Timestamp) throws -> LSN {
+        var found = LSN.zero
+        try log.reader.forEach(through: log.lastLSN) { view in
+            if view.timestamp <= timestamp { found = view.lsn }
+        }
+        return found
+    }
+
+    // MARK: - Writing
+
+    /// Executes one command (see `execute(_:)`); returns its LSN.
+    @discardableResult
+    public func execute(_ command: Command, envelope: Envelope = Envelope()) async throws -> LSN {
+        try await execute([(command, envelope)])[0]
+    }
+
+    /// Validates, appends and applies `commands` as one atomic unit (LOG-070): all are
+    /// valid and appended, or none is (CMD-014). Returns each command's LSN; a command whose
+    /// command id is already in the log is not appended again and gets its first LSN (CMD-016).
+    /// Returns once the commands are durable and applied, so a read that follows sees them.
+    @discardableResult
+    public func execute(_ commands: [(Command, Envelope)]) async throws -> [LSN] {
+        guard !commands.isEmpty else { return [] }
+        while true {
+            let prepared: Prepared
+            do {
+                prepared = try prepare(commands)
+            } catch CommandLogError.queueFull {
+                await log.waitForQueueSpace()
+                continue
+            } catch Retry.maintenance {
+                try await Task.sleep(for: .milliseconds(2))
+                continue
+            } catch let error as CommandLogError {
+                throw ShardLogError.log(error)
+            }
+            guard case .submitted(let ticket, let results, let effects) = prepared else {
+                if case .alreadyLogged(let results) = prepared { return results }
+                preconditionFailure("unreachable")
+            }
+            do {
+                _ = try await ticket.wait()
+            } catch {
+                // The state already holds effects the log may not have: refuse until reopened.
+                poison(.log(error))
+                throw ShardLogError.log(error)
+            }
+            do {
+                try await applier.apply(Applier.Unit(range: ticket.range, effects: effects))
+            } catch {
+                poison(error)
+                throw error
+            }
+            return results
+        }
+    }
+
+    private enum Prepared {
+        /// Every command's id was already in the log (CMD-016).
+        case alreadyLogged([LSN])
+        case submitted(AppendTicket, [LSN], [(lsn: LSN, effects: Effects)])
+    }
+
+    /// Validate → route → submit, under the lock, so LSN order is validation order.
+    private func prepare(_ commands: [(Command, Envelope)]) throws -> Prepared {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        if closed { throw ShardLogError.unavailable("the store is closed") }
+        if maintenance { throw Retry.maintenance }
+        if !log.canSubmit(commandCount: commands.count) { throw CommandLogError.queueFull }
+        for (index, (command, envelope)) in commands.enumerated() {
+            if let problem = Self.envelopeProblem(envelope) {
+                throw ShardLogError.invalidCommand(index: index, op: command.op, reason: problem)
+            }
+        }
+        let snapshot = commands.count > 1 ? state : nil
+        var results = [LSN?](repeating: nil, count: commands.count)
+        var effects: [(lsn: LSN, effects: Effects)] = []
+        var drafts: [CommandDraft] = []
+        var lsn = nextLSN
+        for (index, (command, envelope)) in commands.enumerated() {
+            if let id = envelope.commandID, let existing = state.commandIDs[id] {
+                results[index] = existing
+                continue
+            }
+            var command = command
+            if case .createPersona(var creation) = command, creation.shard.isEmpty, let router = state.router {
+                // ROUTE-001: the router runs once, here; the command records its choice.
+                creation.shard = router.shard(for: creation.id, personaCounts: state.strategyNeedsCounts ? state.personaCounts() : [:])
+                command = .createPersona(creation)
+            }
+            let timestamp = envelope.timestamp ?? clockLocked()
+            do {
+                effects.append((lsn, try state.apply(command, lsn: lsn, timestamp: timestamp, commandID: envelope.commandID)))
+            } catch {
+                if let snapshot { state = snapshot }
+                throw ShardLogError.invalidCommand(index: index, op: command.op, reason: error.reason)
+            }
+            drafts.append(CommandDraft(
+                timestamp: timestamp, actor: envelope.actor, reason: envelope.reason, commandID: envelope.commandID,
+                typeTag: command.typeTag, typeVersion: Command.typeVersion, payload: command.encodedPayload()))
+            results[index] = lsn
+            lsn = lsn.next
+        }
+        if drafts.isEmpty { return .alreadyLogged(results.map { $0! }) }
+        let ticket: AppendTicket
+        do {
+            ticket = try log.submit(drafts)
+        } catch {
+            // Checked above: the envelopes, the commands and the queue space; what is left is
+            // a closed or failed log, and the state already holds the unit's effects.
+            failure = .unavailable("the log refused an append (\(error)); close and reopen the store")
+            throw error
+        }
+        precondition(ticket.range.lowerBound == nextLSN, "the engine is the log's only writer")
+        nextLSN = ticket.range.upperBound.next
+        return .submitted(ticket, results.map { $0! }, effects)
+    }
+
+    private func poison(_ error: ShardLogError) {
+        lock.withLock {
+            if failure == nil { failure = .unavailable("an earlier write failed (\(error)); close and reopen the store") }
+        }
+    }
+
+    /// Microseconds since 1970, never going backwards within this process (CMD-015).
+    private func clockLocked() -> Timestamp {
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        lastTimestamp = max(now, lastTimestamp + 1)
+        return Timestamp(microsecondsSince1970: lastTimestamp)
+    }
+
+    /// Applies a batch of consecutive units: every shard first (each in one transaction that
+    /// also advances its applied LSN, touched or not), the catalog last, so the catalog's
+    /// applied LSN never passes a shard's (PROJ-002).
+    private func write(_ units: [Applier.Unit], appliedBefore: [String: LSN] = [:]) throws {
+        guard let last = units.last?.range.upperBound else { return }
+        // A command that creates shards (initializeStore) creates their databases first.
+        for unit in units {
+            for (_, effects) in unit.effects {
+                for case .initialize(let initialization) in effects.catalog {
+                    for shard in initialization.shards where projection(forShard: shard) == nil {
+                        let projection = try ShardProjection(id: shard, path: Self.shardPath(dataDirectory, shard))
+                        lock.withLock { self.projections[shard] = projection }
+                    }
+                }
+            }
+        }
+        lock.lock()
+        let projections = self.projections
+        lock.unlock()
+        var perShard: [String: [ShardEffect]] = [:]
+        var catalogEffects: [(lsn: LSN, effect: CatalogEffect)] = []
+        for unit in units {
+            for (lsn, effects) in unit.effects {
+                for (shard, effect) in effects.shards {
+                    if let applied = appliedBefore[shard], applied >= lsn { continue }
+                    perShard[shard, default: []].append(effect)
+                }
+                for effect in effects.catalog { catalogEffects.append((lsn, effect)) }
+            }
+        }
+        for shard in perShard.keys where projections[shard] == nil {
+            throw ShardLogError.projectionDamaged(shard: shard, reason: "effects for a shard that has no database")
+        }
+        do {
+            for (id, projection) in projections.sorted(by: { $0.key < $1.key }) {
+                try projection.apply(perShard[id] ?? [], through: last)
+            }
+            try catalog.apply(catalogEffects, through: last)
+        } catch let error as ShardLogError {
+            throw error
+        } catch {
+            throw ShardLogError.database(String(describing: error))
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Waits for applies in flight, closes the log (sealing its last segment) and the databases.
+    public func close() async throws {
+        let wasClosed = lock.withLock {
+            defer { closed = true }
+            return closed
+        }
+        if wasClosed { return }
+        await applier.waitUntilIdle()
+        do { try log.close() } catch let error as CommandLogError { throw ShardLogError.log(error) }
+        for projection in projections.values { try projection.pool.close() }
+        try catalog.pool.close()
+    }
+
+    // MARK: - Reading
+
+    func projection(forShard shard: String) -> ShardProjection? {
+        lock.lock()
+        defer { lock.unlock() }
+        return projections[shard]
+    }
+
+    private func withState<T>(_ body: (StoreState) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(state)
+    }
+
+    /// The shards in id order.
+    public var shardIDs: [String] { withState { $0.shards.sorted() } }
+
+    /// The shard that owns a persona (ROUTE-001), or nil when there is no such persona.
+    public func shardForPersona(_ id: String) -> String? { withState { $0.personas[id]?.shard } }
+
+    public func persona(id: String) throws -> Persona? {
+        guard let shard = shardForPersona(id), let projection = projection(forShard: shard) else { return nil }
+        return try projection.persona(id: id)
+    }
+
+    /// Every persona, oldest first.
+    public func allPersonas() throws -> [Persona] {
+        var all: [Persona] = []
+        for shard in shardIDs { all += try projection(forShard: shard)?.personas() ?? [] }
+        return all.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    public func activePersona() throws -> Persona? {
+        guard let id = withState({ $0.activePersona }) else { return nil }
+        return try persona(id: id)
+    }
+
+    /// A persona's memories, filtered and ordered by `query` (one shard: co-location, ROUTE-002).
+    public func personaMemories(_ personaID: String, query: MemoryQuery = MemoryQuery()) throws -> [MemoryEntity] {
+        guard let shard = shardForPersona(personaID), let projection = projection(forShard: shard) else {
+            throw ShardLogError.notFound(kind: "persona", id: personaID)
+        }
+        return try projection.memories(personaID: personaID, query: query)
+    }
+
+    public func memory(id: String) throws -> MemoryEntity? {
+        guard let shard = withState({ $0.shard(ofMemory: id) }), let projection = projection(forShard: shard) else { return nil }
+        return try projection.memory(id: id)
+    }
+
+    /// Live memories of a tier across all shards, by id.
+    public func memories(tier: MemoryTier, limit: Int? = nil) throws -> [MemoryEntity] {
+        var all: [MemoryEntity] = []
+        for shard in shardIDs { all += try projection(forShard: shard)?.memories(tier: tier, limit: limit) ?? [] }
+        all.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+        return limit.map { Array(all.prefix($0)) } ?? all
+    }
+
+    /// A conversation with its messages in order.
+    public func conversation(id: String) throws -> Conversation? {
+        guard let shard = withState({ $0.shard(ofConversation: id) }), let projection = projection(forShard: shard) else { return nil }
+        return try projection.conversation(id: id, withMessages: true)
+    }
+
+    public func personaConversations(_ personaID: String) throws -> [Conversation] {
+        guard let shard = shardForPersona(personaID), let projection = projection(forShard: shard) else {
+            throw ShardLogError.notFound(kind: "persona", id: personaID)
+        }
+        return try projection.conversations(personaID: personaID)
+    }
+
+    /// What each shard holds.
+    public struct ShardStatistics: Hashable, Sendable {
+        public var id: String
+        public var path: String
+        public var personas: Int
+        public var memories: Int
+        public var conversations: Int
+        public var messages: Int
+        public var bytesOnDisk: Int
+        public var appliedLSN: LSN
+    }
+
+    public func statistics() throws -> [ShardStatistics] {
+        try shardIDs.compactMap { shard in
+            guard let projection = projection(forShard: shard) else { return nil }
+            let counts = try projection.counts()
+            return ShardStatistics(
+                id: shard, path: projection.path, personas: counts.personas, memories: counts.memories,
+                conversations: counts.conversations, messages: counts.messages, bytesOnDisk: projection.bytesOnDisk(),
+                appliedLSN: try projection.appliedLSN())
+        }
+    }
+
+    /// Each shard's content digest (PROJ-010).
+    public func digests() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for shard in shardIDs { result[shard] = try projection(forShard: shard)?.digest() }
+        return result
+    }
+
+    /// The last LSN in the log.
+    public var lastLSN: LSN { log.lastLSN }
+}
+
+extension StoreState {
+    var strategyNeedsCounts: Bool { initialization?.strategy == .directory }
+}

@@ -1,0 +1,60 @@
+import CommandLog
+
+/// How a store is opened: the original design's `ShardConfig` (Specs/, README).
+///
+/// The sharding fields (`shardCount`, `strategy`, `consistentHashing`, `virtualNodes`,
+/// `rangeBoundaries`, `embeddingDimension`) are used once, when a new store is created:
+/// they become its `initializeStore` command, and from then on the catalog — not the
+/// configuration — is the truth.
+public struct StoreConfiguration: Sendable {
+    /// Shards of a new store (default 4).
+    public var shardCount = 4
+    public var strategy: ShardingStrategy = .hash
+    /// With `strategy == .hash`: consistent hashing (true, the default) or plain modulo (false).
+    public var consistentHashing = true
+    /// Virtual nodes per shard on the hash ring (default 150).
+    public var virtualNodes = 150
+    /// For `.range`: the boundaries; nil splits the first hex digit evenly.
+    public var rangeBoundaries: [String]?
+    /// Dimension of memory embeddings (default 384, the original app's model).
+    public var embeddingDimension = 384
+    /// Copies of each shard. Only 1 is supported; read replicas are a later capability (DESIGN).
+    public var replicationFactor = 1
+    /// The log's durability (LOG-092).
+    public var durability: Durability = .always
+    /// Create the data directory and a new store when it does not exist.
+    public var createIfMissing = true
+    /// The log's segment roll size.
+    public var logSegmentSizeMax = Limits.segmentSizeDefault
+
+    public init() {}
+
+    var effectiveStrategy: ShardingStrategy {
+        strategy == .hash && !consistentHashing ? .modulo : strategy
+    }
+
+    func initialization() -> StoreInitialization {
+        let strategy = effectiveStrategy
+        return StoreInitialization(
+            strategy: strategy, virtualNodes: virtualNodes, embeddingDimension: embeddingDimension,
+            shards: Router.defaultShardIDs(count: shardCount),
+            rangeBoundaries: strategy == .range ? (rangeBoundaries ?? Router.defaultRangeBoundaries(shardCount: shardCount)) : [])
+    }
+}
+
+/// Who issued a command and why (the log's envelope, LOG-060).
+public struct Envelope: Hashable, Sendable {
+    public var actor: String
+    public var reason: String?
+    /// An idempotency key: a command whose id is already in the log is not appended again (CMD-016).
+    public var commandID: String?
+    /// When it happened; nil takes the clock (never read during replay).
+    public var timestamp: Timestamp?
+
+    public init(actor: String = "app", reason: String? = nil, commandID: String? = nil, timestamp: Timestamp? = nil) {
+        self.actor = actor
+        self.reason = reason
+        self.commandID = commandID
+        self.timestamp = timestamp
+    }
+}

@@ -1,0 +1,83 @@
+import CommandLog
+import Foundation
+import Testing
+
+@testable import ShardLog
+
+@Suite struct EngineTests {
+    @Test func writeReadReopenRebuild() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        #expect(store.shardIDs == ["shard_00", "shard_01", "shard_02", "shard_03"])
+        try await store.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice", isActive: true)))
+        #expect(store.shardForPersona("alice") == "shard_02", "Specs/Routing.md's vector")
+        for i in 0..<20 {
+            try await store.execute(.addMemory(MemoryCreation(
+                id: "m\(i)", personaId: "alice", name: "memory \(i)", content: "content \(i)", tags: ["t\(i % 3)"],
+                importance: i * 5, tier: i % 2 == 0 ? .hot : .cold, embedding: [1, 2, 3, Float(i)])))
+        }
+        try await store.execute(.createConversation(id: "c1", personaId: "alice", title: "Hello"))
+        try await store.execute(.addMessage(conversationId: "c1", role: .user, content: "hi"))
+        try await store.execute(.addMessage(conversationId: "c1", role: .assistant, content: "hello!"))
+        let memories = try store.personaMemories("alice", query: MemoryQuery(tier: .hot, limit: 3))
+        #expect(memories.map(\.id) == ["m18", "m16", "m14"])
+        #expect(try store.conversation(id: "c1")?.messages.map(\.content) == ["hi", "hello!"])
+        #expect(try store.activePersona()?.id == "alice")
+        await #expect(throws: ShardLogError.self) {
+            try await store.execute(.addMemory(MemoryCreation(id: "bad", personaId: "alice", name: "x", content: "y", importance: 101)))
+        }
+        await #expect(throws: ShardLogError.self) {
+            try await store.execute(.addMemory(MemoryCreation(id: "bad", personaId: "nobody", name: "x", content: "y")))
+        }
+        let lastLSN = store.lastLSN
+        let digests = try store.digests()
+        try await store.close()
+
+        let reopened = try await ShardStore.open(at: dir.store)
+        #expect(reopened.lastLSN == lastLSN)
+        #expect(try reopened.digests() == digests)
+        #expect(try reopened.memory(id: "m7")?.importance == 35)
+        let rebuilt = try await reopened.rebuild()
+        #expect(rebuilt == digests, "rebuild equals live")
+        #expect(try reopened.personaMemories("alice").count == 20)
+        try await reopened.close()
+    }
+
+    @Test func lostShardIsRebuiltOnOpen() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        for p in 0..<12 {
+            try await store.execute(.createPersona(PersonaCreation(id: "p\(p)", shard: "", name: "P\(p)")))
+            try await store.execute(.addMemory(MemoryCreation(id: "m\(p)", personaId: "p\(p)", name: "n", content: "c")))
+        }
+        let digests = try store.digests()
+        try await store.close()
+        let victim = dir.store + "/shards/shard_01.sqlite"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: victim + suffix) }
+        let reopened = try await ShardStore.open(at: dir.store)
+        #expect(try reopened.digests() == digests, "a lost shard is a rebuild")
+        try await reopened.close()
+    }
+
+    @Test func idempotentRetriesAndAtomicUnits() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        let first = try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")), envelope: Envelope(commandID: "req-1"))
+        let again = try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")), envelope: Envelope(commandID: "req-1"))
+        #expect(first == again, "CMD-016: acknowledged again, not appended")
+        let before = store.lastLSN
+        await #expect(throws: ShardLogError.self) {
+            try await store.execute([
+                (.addMemory(MemoryCreation(id: "ok", personaId: "p", name: "n", content: "c")), Envelope()),
+                (.addMemory(MemoryCreation(id: "ok", personaId: "p", name: "n", content: "c")), Envelope()),
+            ])
+        }
+        #expect(store.lastLSN == before, "an invalid unit appends nothing")
+        #expect(try store.memory(id: "ok") == nil)
+        try await store.execute(.addMemory(MemoryCreation(id: "ok", personaId: "p", name: "n", content: "c")))
+        try await store.close()
+    }
+}
