@@ -426,7 +426,7 @@ public final class ShardStore: @unchecked Sendable {
     public func allPersonas() throws -> [Persona] {
         var all: [Persona] = []
         for shard in shardIDs { all += try projection(forShard: shard)?.personas() ?? [] }
-        return all.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        return all.sorted { $0.createdAt != $1.createdAt ? $0.createdAt < $1.createdAt : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
     }
 
     public func activePersona() throws -> Persona? {
