@@ -54,6 +54,7 @@ let package = Package(
             name: "shardlog",
             dependencies: [
                 "CommandLog",
+                "ShardLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -67,12 +68,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ShardLogTests",
-            dependencies: ["ShardLog", "CommandLog"],
+            dependencies: ["ShardLog", "CommandLog", "shardlog"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CommandLogTests",
-            dependencies: ["CommandLog", "ShardLogCRC32C", "commandlog-crash-child", "shardlog"],
+            dependencies: ["CommandLog", "ShardLogCRC32C", "commandlog-crash-child"],
             swiftSettings: strict
         ),
     ]

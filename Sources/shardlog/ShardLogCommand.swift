@@ -1,19 +1,28 @@
 import ArgumentParser
 import CommandLog
 import Foundation
+import ShardLog
 
 @main
-struct ShardLogCommand: ParsableCommand {
+struct ShardLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shardlog",
         abstract: "An event-sourced, sharded store: every change is a command in a checksummed, hash-chained log.",
         discussion: """
-            Example:
+            Examples:
+              shardlog init --data-dir ./shardlog-data --shards 4
+              shardlog apply --data-dir ./shardlog-data commands.jsonl
+              shardlog persona list --data-dir ./shardlog-data
               shardlog verify --data-dir ./shardlog-data
 
-            Exit codes: 0 success, 1 failure, 2 invalid input or usage, 3 the log is not sound (verify).
+            Exit codes: 0 success, 1 failure, 2 invalid input or usage (nothing written),
+            3 the log is not sound (verify).
             """,
-        subcommands: [VerifyCommand.self]
+        subcommands: [
+            InitCommand.self, ApplyCommand.self, PersonaCommand.self, MemoriesCommand.self, ConversationCommand.self,
+            DumpCommand.self, LogCommand.self, ShardsCommand.self, RebuildCommand.self, DigestCommand.self,
+            VerifyCommand.self,
+        ]
     )
 }
 
@@ -33,6 +42,32 @@ struct StoreOptions: ParsableArguments {
 
     /// The command log's directory inside the data directory.
     var logDirectory: String { resolvedDataDirectory + "/log" }
+
+    /// Exit 2 with a clear line unless the data directory holds a store.
+    func requireStore() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: resolvedDataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw fail(
+                "no data directory at \(resolvedDataDirectory): pass --data-dir, set SHARDLOG_DATA_DIR, or run `shardlog init`",
+                code: ExitStatus.invalidInput)
+        }
+        guard FileManager.default.fileExists(atPath: logDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw fail("\(resolvedDataDirectory) is not a ShardLog store (it has no log/ directory); run `shardlog init` to create one",
+                       code: ExitStatus.invalidInput)
+        }
+    }
+
+    /// Opens the existing store as its writer.
+    func openStore() async throws -> ShardStore {
+        try requireStore()
+        var configuration = StoreConfiguration()
+        configuration.createIfMissing = false
+        do {
+            return try await ShardStore.open(at: resolvedDataDirectory, configuration: configuration)
+        } catch {
+            throw exitFor(error)
+        }
+    }
 }
 
 /// The documented exit codes.
@@ -42,13 +77,41 @@ enum ExitStatus {
     static let unsound: Int32 = 3
 }
 
-/// Prints one line to standard error and exits with `code`: what was wrong and what to do.
+/// Prints one line to standard error and returns the exit to throw: what was wrong and what to do.
 func fail(_ message: String, code: Int32) -> ExitCode {
     FileHandle.standardError.write(Data(("shardlog: " + message + "\n").utf8))
     return ExitCode(code)
 }
 
+/// Maps an error to its one-line message and exit code (never a stack trace).
+func exitFor(_ error: any Error) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    switch error {
+    case let error as ShardLogError:
+        switch error {
+        case .invalidCommand, .notFound, .notAStore: return fail(error.description, code: ExitStatus.invalidInput)
+        default: return fail(error.description, code: ExitStatus.failure)
+        }
+    case let error as CommandLogError:
+        return fail(error.description, code: ExitStatus.failure)
+    default:
+        return fail(String(describing: error), code: ExitStatus.failure)
+    }
+}
+
 func printJSON(_ object: [String: Any]) {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-    print(String(decoding: data, as: UTF8.self))
+    print(CommandJSON.line(object))
+}
+
+/// Runs `body` with the store open and closes it whatever happens; errors become exits.
+func withStore<T>(_ options: StoreOptions, _ body: (ShardStore) async throws -> T) async throws -> T {
+    let store = try await options.openStore()
+    do {
+        let result = try await body(store)
+        try await store.close()
+        return result
+    } catch {
+        try? await store.close()
+        throw exitFor(error)
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandLog
 import Foundation
+import ShardLog
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +35,15 @@ struct VerifyCommand: ParsableCommand {
                 code: ExitStatus.invalidInput)
         }
         do {
-            let summary = try LogReader(directory: directory).verify()
+            // LOG-061: every payload must decode as a command this build knows (CMD-001, CMD-002).
+            let summary = try LogReader(directory: directory).verify { view in
+                do {
+                    _ = try Command.decode(view)
+                    return nil
+                } catch {
+                    return String(describing: error)
+                }
+            }
             report(summary)
         } catch let error as CommandLogError {
             switch error {

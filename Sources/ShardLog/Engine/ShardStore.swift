@@ -275,40 +275,15 @@ public final class ShardStore: @unchecked Sendable {
         if closed { throw ShardLogError.unavailable("the store is closed") }
         if maintenance { throw Retry.maintenance }
         if !log.canSubmit(commandCount: commands.count) { throw CommandLogError.queueFull }
-        for (index, (command, envelope)) in commands.enumerated() {
-            if let problem = Self.envelopeProblem(envelope) {
-                throw ShardLogError.invalidCommand(index: index, op: command.op, reason: problem)
-            }
-        }
         let snapshot = commands.count > 1 ? state : nil
-        var results = [LSN?](repeating: nil, count: commands.count)
-        var effects: [(lsn: LSN, effects: Effects)] = []
-        var drafts: [CommandDraft] = []
-        var lsn = nextLSN
-        for (index, (command, envelope)) in commands.enumerated() {
-            if let id = envelope.commandID, let existing = state.commandIDs[id] {
-                results[index] = existing
-                continue
-            }
-            var command = command
-            if case .createPersona(var creation) = command, creation.shard.isEmpty, let router = state.router {
-                // ROUTE-001: the router runs once, here; the command records its choice.
-                creation.shard = router.shard(for: creation.id, personaCounts: state.strategyNeedsCounts ? state.personaCounts() : [:])
-                command = .createPersona(creation)
-            }
-            let timestamp = envelope.timestamp ?? clockLocked()
-            do {
-                effects.append((lsn, try state.apply(command, lsn: lsn, timestamp: timestamp, commandID: envelope.commandID)))
-            } catch {
-                if let snapshot { state = snapshot }
-                throw ShardLogError.invalidCommand(index: index, op: command.op, reason: error.reason)
-            }
-            drafts.append(CommandDraft(
-                timestamp: timestamp, actor: envelope.actor, reason: envelope.reason, commandID: envelope.commandID,
-                typeTag: command.typeTag, typeVersion: Command.typeVersion, payload: command.encodedPayload()))
-            results[index] = lsn
-            lsn = lsn.next
+        let staged: Staged
+        do {
+            staged = try Self.stage(commands, state: &state, firstLSN: nextLSN) { clockLocked() }
+        } catch {
+            if let snapshot { state = snapshot }
+            throw error
         }
+        let (results, effects, drafts) = (staged.results, staged.effects, staged.drafts)
         if drafts.isEmpty { return .alreadyLogged(results.map { $0! }) }
         let ticket: AppendTicket
         do {
@@ -328,6 +303,56 @@ public final class ShardStore: @unchecked Sendable {
         lock.withLock {
             if failure == nil { failure = .unavailable("an earlier write failed (\(error)); close and reopen the store") }
         }
+    }
+
+    struct Staged {
+        var results: [LSN?]
+        var effects: [(lsn: LSN, effects: Effects)]
+        var drafts: [CommandDraft]
+    }
+
+    /// Checks, routes and applies `commands` to `state` as LSNs from `firstLSN` would,
+    /// and builds their log records. On a thrown error `state` may hold part of the unit.
+    static func stage(
+        _ commands: [(Command, Envelope)], state: inout StoreState, firstLSN: LSN, clock: () -> Timestamp
+    ) throws -> Staged {
+        var staged = Staged(results: [LSN?](repeating: nil, count: commands.count), effects: [], drafts: [])
+        var lsn = firstLSN
+        for (index, (command, envelope)) in commands.enumerated() {
+            if let problem = envelopeProblem(envelope) {
+                throw ShardLogError.invalidCommand(index: index, op: command.op, reason: problem)
+            }
+            if let id = envelope.commandID, let existing = state.commandIDs[id] {
+                staged.results[index] = existing
+                continue
+            }
+            var command = command
+            if case .createPersona(var creation) = command, creation.shard.isEmpty, let router = state.router {
+                // ROUTE-001: the router runs once, here; the command records its choice.
+                creation.shard = router.shard(for: creation.id, personaCounts: state.strategyNeedsCounts ? state.personaCounts() : [:])
+                command = .createPersona(creation)
+            }
+            let timestamp = envelope.timestamp ?? clock()
+            do {
+                staged.effects.append((lsn, try state.apply(command, lsn: lsn, timestamp: timestamp, commandID: envelope.commandID)))
+            } catch {
+                throw ShardLogError.invalidCommand(index: index, op: command.op, reason: error.reason)
+            }
+            staged.drafts.append(CommandDraft(
+                timestamp: timestamp, actor: envelope.actor, reason: envelope.reason, commandID: envelope.commandID,
+                typeTag: command.typeTag, typeVersion: Command.typeVersion, payload: command.encodedPayload()))
+            staged.results[index] = lsn
+            lsn = lsn.next
+        }
+        return staged
+    }
+
+    /// Checks `commands` in order against the current state without writing anything
+    /// (a dry run of `execute`): throws the first `invalidCommand`, naming its index.
+    public func validate(_ commands: [(Command, Envelope)]) throws {
+        var copy = lock.withLock { state }
+        let first = lock.withLock { nextLSN }
+        _ = try Self.stage(commands, state: &copy, firstLSN: first) { Timestamp(microsecondsSince1970: 0) }
     }
 
     /// Microseconds since 1970, never going backwards within this process (CMD-015).

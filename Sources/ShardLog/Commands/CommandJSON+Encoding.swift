@@ -1,0 +1,133 @@
+import CommandLog
+import Foundation
+
+extension CommandJSON {
+    /// The command's fields as `shardlog log` prints them (the same names `apply` reads).
+    public static func fields(_ command: Command) -> [String: Any] {
+        var o: [String: Any] = ["op": command.op]
+        switch command {
+        case .initializeStore(let s):
+            o["strategy"] = s.strategy.rawValue
+            o["virtualNodes"] = s.virtualNodes
+            o["embeddingDimension"] = s.embeddingDimension
+            o["shards"] = s.shards
+            o["rangeBoundaries"] = s.rangeBoundaries
+        case .createPersona(let p):
+            o["id"] = p.id
+            o["shard"] = p.shard
+            o["name"] = p.name
+            o["description"] = p.description
+            o["personality"] = json(p.personality)
+            o["memoryConfiguration"] = json(p.memoryConfiguration)
+            o["privacySettings"] = json(p.privacySettings)
+            o["isActive"] = p.isActive
+        case .updatePersona(let p):
+            o["id"] = p.id
+            if let v = p.name { o["name"] = v }
+            if let v = p.description { o["description"] = v }
+            if let v = p.personality { o["personality"] = json(v) }
+            if let v = p.memoryConfiguration { o["memoryConfiguration"] = json(v) }
+            if let v = p.privacySettings { o["privacySettings"] = json(v) }
+        case .deletePersona(let id), .activatePersona(let id), .deactivatePersona(let id), .markMemoryAccessed(let id),
+            .deleteMemory(let id), .deleteConversation(let id):
+            o["id"] = id
+        case .addMemory(let m):
+            o["id"] = m.id
+            o["personaId"] = m.personaId
+            o["type"] = m.type.rawValue
+            o["name"] = m.name
+            o["content"] = m.content
+            if let v = m.summary { o["summary"] = v }
+            o["tags"] = m.tags
+            o["importance"] = m.importance
+            o["tier"] = m.tier.rawValue
+            if let v = m.embedding { o["embedding"] = v.map(Double.init) }
+            if let v = m.embeddingModel { o["embeddingModel"] = v }
+        case .updateMemory(let m):
+            o["id"] = m.id
+            if let v = m.type { o["type"] = v.rawValue }
+            if let v = m.name { o["name"] = v }
+            if let v = m.content { o["content"] = v }
+            if let v = m.summary { o["summary"] = v }
+            if let v = m.tags { o["tags"] = v }
+            if let v = m.importance { o["importance"] = v }
+        case .setMemoryTier(let id, let tier):
+            o["id"] = id
+            o["tier"] = tier.rawValue
+        case .updateMemoryEmbedding(let id, let embedding, let model):
+            o["id"] = id
+            o["embedding"] = embedding.map(Double.init)
+            if let model { o["embeddingModel"] = model }
+        case .createConversation(let id, let personaID, let title):
+            o["id"] = id
+            o["personaId"] = personaID
+            o["title"] = title
+        case .addMessage(let conversationID, let role, let content):
+            o["conversationId"] = conversationID
+            o["role"] = role.rawValue
+            o["content"] = content
+        }
+        return o
+    }
+
+    /// The persona id a command concerns, for `shardlog log --persona` (nil when it needs
+    /// the store's state to know, as for memory and conversation ids).
+    public static func personaID(_ command: Command) -> String? {
+        switch command {
+        case .createPersona(let p): return p.id
+        case .updatePersona(let p): return p.id
+        case .deletePersona(let id), .activatePersona(let id), .deactivatePersona(let id): return id
+        case .addMemory(let m): return m.personaId
+        case .createConversation(_, let personaID, _): return personaID
+        default: return nil
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T) -> Any {
+        (try? JSONSerialization.jsonObject(with: Data(JSONText.encode(value).utf8))) ?? [:]
+    }
+
+    // MARK: Entities (`dump`, `persona get`, …)
+
+    public static func object(_ p: Persona) -> [String: Any] {
+        [
+            "id": p.id, "name": p.name, "description": p.description, "personality": json(p.personality),
+            "memoryConfiguration": json(p.memoryConfiguration), "privacySettings": json(p.privacySettings),
+            "isActive": p.isActive, "createdAt": ISO8601.format(p.createdAt), "updatedAt": ISO8601.format(p.updatedAt),
+        ]
+    }
+
+    public static func object(_ m: MemoryEntity) -> [String: Any] {
+        var o: [String: Any] = [
+            "id": m.id, "personaId": m.personaId, "type": m.type.rawValue, "name": m.name, "content": m.content,
+            "tags": m.tags, "importance": m.importance, "tier": m.tier.rawValue, "accessCount": m.accessCount,
+            "createdAt": ISO8601.format(m.createdAt), "updatedAt": ISO8601.format(m.updatedAt),
+        ]
+        if let v = m.summary { o["summary"] = v }
+        if let v = m.embedding { o["embedding"] = v.map(Double.init) }
+        if let v = m.embeddingModel { o["embeddingModel"] = v }
+        if let v = m.lastAccessedAt { o["lastAccessedAt"] = ISO8601.format(v) }
+        if let v = m.deletedAt { o["deletedAt"] = ISO8601.format(v) }
+        return o
+    }
+
+    public static func object(_ c: Conversation, withMessages: Bool) -> [String: Any] {
+        var o: [String: Any] = [
+            "id": c.id, "personaId": c.personaId, "title": c.title, "messageCount": c.messageCount,
+            "createdAt": ISO8601.format(c.createdAt), "updatedAt": ISO8601.format(c.updatedAt),
+        ]
+        if withMessages { o["messages"] = c.messages.map { object($0, conversationID: c.id) } }
+        return o
+    }
+
+    public static func object(_ m: Message, conversationID: String) -> [String: Any] {
+        ["conversationId": conversationID, "sequence": m.sequence, "role": m.role.rawValue, "content": m.content,
+         "createdAt": ISO8601.format(m.createdAt)]
+    }
+
+    /// One line of JSON with sorted keys.
+    public static func line(_ object: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,225 @@
+import CommandLog
+import Foundation
+
+/// The JSON form of commands used by `shardlog apply` (input) and `shardlog log`
+/// (output): one object per command, `{"op": "...", ...}`, field names in camelCase
+/// as in the data model, plus the optional envelope fields `actor`, `reason`,
+/// `commandId` and `timestamp` (README, "apply").
+public enum CommandJSON {
+    /// Why a JSON command is not acceptable.
+    public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+        init(_ reason: String) { self.reason = reason }
+    }
+
+    /// The ops `apply` accepts (every command but `initializeStore`, which `init` writes).
+    public static let ops = [
+        "createPersona", "updatePersona", "activatePersona", "deactivatePersona", "deletePersona", "addMemory",
+        "updateMemory", "setMemoryTier", "markMemoryAccessed", "updateMemoryEmbedding", "deleteMemory",
+        "createConversation", "addMessage", "deleteConversation",
+    ]
+
+    /// Parses one line.
+    public static func parse(line: String) throws(Problem) -> (Command, Envelope) {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [])
+        } catch {
+            throw Problem("not valid JSON")
+        }
+        guard let dictionary = object as? [String: Any] else { throw Problem("not a JSON object") }
+        return try parse(dictionary)
+    }
+
+    public static func parse(_ o: [String: Any]) throws(Problem) -> (Command, Envelope) {
+        let f = Fields(o)
+        let op = try f.string("op")
+        guard ops.contains(op) else { throw Problem("unknown op \"\(op)\" (one of: \(ops.joined(separator: ", ")))") }
+        var envelope = Envelope(actor: try f.optionalString("actor") ?? "cli", reason: try f.optionalString("reason"),
+                                commandID: try f.optionalString("commandId"))
+        if let timestamp = o["timestamp"] { envelope.timestamp = try parseTimestamp(timestamp) }
+        let command: Command
+        switch op {
+        case "createPersona":
+            command = .createPersona(PersonaCreation(
+                id: try f.string("id"), shard: try f.optionalString("shard") ?? "", name: try f.string("name"),
+                description: try f.optionalString("description") ?? "",
+                personality: try f.object("personality").map(personality) ?? Personality(),
+                memoryConfiguration: try f.object("memoryConfiguration").map(memoryConfiguration) ?? MemoryConfiguration(),
+                privacySettings: try f.object("privacySettings").map(privacySettings) ?? PrivacySettings(),
+                isActive: try f.optionalBool("isActive") ?? false))
+        case "updatePersona":
+            command = .updatePersona(PersonaPatch(
+                id: try f.string("id"), name: try f.optionalString("name"), description: try f.optionalString("description"),
+                personality: try f.object("personality").map(personality),
+                memoryConfiguration: try f.object("memoryConfiguration").map(memoryConfiguration),
+                privacySettings: try f.object("privacySettings").map(privacySettings)))
+        case "activatePersona": command = .activatePersona(id: try f.string("id"))
+        case "deactivatePersona": command = .deactivatePersona(id: try f.string("id"))
+        case "deletePersona": command = .deletePersona(id: try f.string("id"))
+        case "addMemory":
+            command = .addMemory(MemoryCreation(
+                id: try f.string("id"), personaId: try f.string("personaId"),
+                type: try f.enumValue("type", MemoryType.self) ?? .text, name: try f.string("name"),
+                content: try f.string("content"), summary: try f.optionalString("summary"),
+                tags: try f.optionalStrings("tags") ?? [], importance: try f.optionalInt("importance") ?? 50,
+                tier: try f.enumValue("tier", MemoryTier.self) ?? .hot, embedding: try f.optionalVector("embedding"),
+                embeddingModel: try f.optionalString("embeddingModel")))
+        case "updateMemory":
+            command = .updateMemory(MemoryPatch(
+                id: try f.string("id"), type: try f.enumValue("type", MemoryType.self), name: try f.optionalString("name"),
+                content: try f.optionalString("content"), summary: try f.optionalString("summary"),
+                tags: try f.optionalStrings("tags"), importance: try f.optionalInt("importance")))
+        case "setMemoryTier":
+            guard let tier = try f.enumValue("tier", MemoryTier.self) else { throw Problem("field \"tier\" is missing") }
+            command = .setMemoryTier(id: try f.string("id"), tier: tier)
+        case "markMemoryAccessed": command = .markMemoryAccessed(id: try f.string("id"))
+        case "updateMemoryEmbedding":
+            guard let embedding = try f.optionalVector("embedding") else { throw Problem("field \"embedding\" is missing") }
+            command = .updateMemoryEmbedding(id: try f.string("id"), embedding: embedding, model: try f.optionalString("embeddingModel"))
+        case "deleteMemory": command = .deleteMemory(id: try f.string("id"))
+        case "createConversation":
+            command = .createConversation(id: try f.string("id"), personaId: try f.string("personaId"), title: try f.optionalString("title") ?? "")
+        case "addMessage":
+            guard let role = try f.enumValue("role", MessageRole.self) else { throw Problem("field \"role\" is missing") }
+            command = .addMessage(conversationId: try f.string("conversationId"), role: role, content: try f.string("content"))
+        default: command = .deleteConversation(id: try f.string("id"))
+        }
+        return (command, envelope)
+    }
+
+    static func parseTimestamp(_ value: Any) throws(Problem) -> Timestamp {
+        if !isJSONBoolean(value), let number = value as? NSNumber, let micros = Int64(exactly: number.doubleValue) {
+            return Timestamp(microsecondsSince1970: micros)
+        }
+        if let text = value as? String, let date = ISO8601.parse(text) {
+            return Timestamp(microsecondsSince1970: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()))
+        }
+        throw Problem("field \"timestamp\" must be microseconds since 1970 or an ISO-8601 date")
+    }
+
+    static func personality(_ o: [String: Any]) throws(Problem) -> Personality {
+        let f = Fields(o, prefix: "personality.")
+        let d = Personality()
+        return Personality(
+            traits: try f.optionalStrings("traits") ?? d.traits, temperament: try f.optionalString("temperament") ?? d.temperament,
+            communicationStyle: try f.optionalString("communicationStyle") ?? d.communicationStyle)
+    }
+
+    static func memoryConfiguration(_ o: [String: Any]) throws(Problem) -> MemoryConfiguration {
+        let f = Fields(o, prefix: "memoryConfiguration.")
+        let d = MemoryConfiguration()
+        return MemoryConfiguration(
+            maxMemories: try f.optionalInt("maxMemories") ?? d.maxMemories,
+            memoryImportanceThreshold: try f.optionalInt("memoryImportanceThreshold") ?? d.memoryImportanceThreshold,
+            autoOptimize: try f.optionalBool("autoOptimize") ?? d.autoOptimize,
+            retentionPeriod: try f.optionalInt("retentionPeriod") ?? d.retentionPeriod,
+            memoryCategories: try f.optionalStrings("memoryCategories") ?? d.memoryCategories,
+            compressionEnabled: try f.optionalBool("compressionEnabled") ?? d.compressionEnabled)
+    }
+
+    static func privacySettings(_ o: [String: Any]) throws(Problem) -> PrivacySettings {
+        let f = Fields(o, prefix: "privacySettings.")
+        let d = PrivacySettings()
+        return PrivacySettings(
+            dataCollection: try f.optionalBool("dataCollection") ?? d.dataCollection,
+            analyticsEnabled: try f.optionalBool("analyticsEnabled") ?? d.analyticsEnabled,
+            shareWithResearchers: try f.optionalBool("shareWithResearchers") ?? d.shareWithResearchers,
+            allowPersonalityAnalysis: try f.optionalBool("allowPersonalityAnalysis") ?? d.allowPersonalityAnalysis,
+            memoryRetention: try f.optionalBool("memoryRetention") ?? d.memoryRetention,
+            exportDataAllowed: try f.optionalBool("exportDataAllowed") ?? d.exportDataAllowed)
+    }
+
+    /// Strict field access: a present field of the wrong type is an error, never ignored.
+    struct Fields {
+        let o: [String: Any]
+        let prefix: String
+        init(_ o: [String: Any], prefix: String = "") {
+            self.o = o
+            self.prefix = prefix
+        }
+
+        func wrong(_ key: String, _ expected: String) -> Problem { Problem("field \"\(prefix)\(key)\" must be \(expected)") }
+        func present(_ key: String) -> Any? {
+            guard let value = o[key], !(value is NSNull) else { return nil }
+            return value
+        }
+        func string(_ key: String) throws(Problem) -> String {
+            guard let value = present(key) else { throw Problem("field \"\(prefix)\(key)\" is missing") }
+            guard let text = value as? String else { throw wrong(key, "a string") }
+            return text
+        }
+        func optionalString(_ key: String) throws(Problem) -> String? {
+            guard let value = present(key) else { return nil }
+            guard let text = value as? String else { throw wrong(key, "a string") }
+            return text
+        }
+        func optionalBool(_ key: String) throws(Problem) -> Bool? {
+            guard let value = present(key) else { return nil }
+            guard isJSONBoolean(value), let bool = value as? Bool else { throw wrong(key, "true or false") }
+            return bool
+        }
+        func optionalInt(_ key: String) throws(Problem) -> Int? {
+            guard let value = present(key) else { return nil }
+            guard !isJSONBoolean(value), let number = value as? NSNumber, let int = Int(exactly: number.doubleValue) else {
+                throw wrong(key, "an integer")
+            }
+            return int
+        }
+        func optionalStrings(_ key: String) throws(Problem) -> [String]? {
+            guard let value = present(key) else { return nil }
+            guard let list = value as? [Any], let strings = list as? [String], strings.count == list.count else {
+                throw wrong(key, "an array of strings")
+            }
+            return strings
+        }
+        func optionalVector(_ key: String) throws(Problem) -> [Float]? {
+            guard let value = present(key) else { return nil }
+            guard let list = value as? [Any] else { throw wrong(key, "an array of numbers") }
+            var vector: [Float] = []
+            vector.reserveCapacity(list.count)
+            for element in list {
+                guard !isJSONBoolean(element), let number = element as? NSNumber else { throw wrong(key, "an array of numbers") }
+                vector.append(number.floatValue)
+            }
+            return vector
+        }
+        func object(_ key: String) throws(Problem) -> [String: Any]? {
+            guard let value = present(key) else { return nil }
+            guard let object = value as? [String: Any] else { throw wrong(key, "an object") }
+            return object
+        }
+        func enumValue<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(Problem) -> E? where E.RawValue == String {
+            guard let text = try optionalString(key) else { return nil }
+            guard let value = E(rawValue: text) else {
+                throw Problem("field \"\(prefix)\(key)\" is \"\(text)\", not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return value
+        }
+    }
+}
+
+/// JSONSerialization gives `true`/`false` as NSNumber-backed booleans that also cast to
+/// Int, and 0/1 that also cast to Bool; the boolean class tells them apart.
+func isJSONBoolean(_ value: Any) -> Bool {
+    String(describing: type(of: value)).contains("Boolean")
+}
+
+/// ISO-8601 dates with or without fractional seconds (JSON output, `--as-of`).
+public enum ISO8601 {
+    public static func parse(_ text: String) -> Date? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = withFraction.date(from: text) { return date }
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        return plain.date(from: text)
+    }
+
+    public static func format(_ timestamp: Timestamp) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(timestamp.microsecondsSince1970) / 1_000_000))
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import CommandLog
+import Foundation
+import ShardLog
+
+struct InitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a new store: its log, catalog and shard databases.",
+        discussion: """
+            Example:
+              shardlog init --data-dir ./shardlog-data --shards 4 --strategy hash
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Number of shards (1…256).") var shards = 4
+    @Option(help: "Placement of new personas: hash (consistent hashing), modulo, range or directory.")
+    var strategy = "hash"
+    @Option(name: .customLong("virtual-nodes"), help: "Virtual nodes per shard on the hash ring.") var virtualNodes = 150
+    @Option(name: .customLong("embedding-dimension"), help: "Dimension of memory embeddings.") var embeddingDimension = 384
+    @Option(name: .customLong("range-boundaries"), help: "For --strategy range: comma-separated boundaries (N-1 of them).")
+    var rangeBoundaries: String?
+
+    func run() async throws {
+        let directory = store.resolvedDataDirectory
+        if FileManager.default.fileExists(atPath: store.logDirectory) {
+            throw fail("\(directory) is already a ShardLog store; use another --data-dir", code: ExitStatus.invalidInput)
+        }
+        guard let strategy = ShardingStrategy(rawValue: strategy) else {
+            throw fail("unknown strategy \"\(self.strategy)\" (one of: hash, modulo, range, directory)", code: ExitStatus.invalidInput)
+        }
+        var configuration = StoreConfiguration()
+        configuration.shardCount = shards
+        configuration.strategy = strategy
+        configuration.virtualNodes = virtualNodes
+        configuration.embeddingDimension = embeddingDimension
+        configuration.rangeBoundaries = rangeBoundaries.map { $0.split(separator: ",").map(String.init) }
+        // Check before creating anything, so a bad option leaves no directory behind.
+        guard (1...256).contains(shards), (1...1000).contains(virtualNodes), (1...4096).contains(embeddingDimension) else {
+            throw fail("--shards must be 1…256, --virtual-nodes 1…1000, --embedding-dimension 1…4096", code: ExitStatus.invalidInput)
+        }
+        let created = !FileManager.default.fileExists(atPath: directory)
+        do {
+            let opened = try await ShardStore.open(at: directory, configuration: configuration)
+            let ids = opened.shardIDs
+            try await opened.close()
+            if store.json {
+                printJSON(["dataDirectory": directory, "shards": ids, "strategy": configuration.effectiveStrategyName, "virtualNodes": virtualNodes])
+            } else {
+                print("initialized \(ids.count) shards (\(configuration.effectiveStrategyName), \(virtualNodes) virtual nodes) in \(directory)")
+            }
+        } catch {
+            if created { try? FileManager.default.removeItem(atPath: directory) }
+            throw exitFor(error)
+        }
+    }
+}
+
+extension StoreConfiguration {
+    var effectiveStrategyName: String { (strategy == .hash && !consistentHashing ? ShardingStrategy.modulo : strategy).rawValue }
+}
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply commands from a JSON-lines file (or - for standard input).",
+        discussion: """
+            One JSON object per line: {"op": "createPersona", "id": "p1", "name": "Ada"}. The whole
+            file is checked first; if any line is invalid, nothing is written and the error names
+            the line. Ops: \(CommandJSON.ops.joined(separator: ", ")).
+
+            Example:
+              echo '{"op":"createPersona","id":"p1","name":"Ada"}' | shardlog apply --data-dir ./shardlog-data -
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "A JSON-lines file, or - for standard input.") var file: String
+
+    /// Commands per atomic unit when a file is larger (each unit is one log append).
+    static let unitCommandCount = 10_000
+
+    func run() async throws {
+        let text: String
+        if file == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw fail("cannot read \(file)", code: ExitStatus.invalidInput)
+            }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        var commands: [(Command, Envelope)] = []
+        var lineNumbers: [Int] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.allSatisfy(\.isWhitespace) { continue }
+            do {
+                commands.append(try CommandJSON.parse(line: String(line)))
+                lineNumbers.append(index + 1)
+            } catch {
+                throw fail("line \(index + 1): \(error.reason); nothing was applied", code: ExitStatus.invalidInput)
+            }
+        }
+        try await withStore(store) { store in
+            do {
+                try store.validate(commands)
+            } catch ShardLogError.invalidCommand(let index, let op, let reason) {
+                throw fail("line \(lineNumbers[index]) (\(op)): \(reason); nothing was applied", code: ExitStatus.invalidInput)
+            }
+            var lsns: [LSN] = []
+            var start = 0
+            while start < commands.count {
+                let end = min(start + Self.unitCommandCount, commands.count)
+                lsns += try await store.execute(Array(commands[start..<end]))
+                start = end
+            }
+            let first = lsns.min()?.rawValue ?? 0
+            let last = lsns.max()?.rawValue ?? 0
+            if self.store.json {
+                printJSON(["applied": lsns.count, "firstLSN": first, "lastLSN": last])
+            } else {
+                print("applied \(lsns.count) commands" + (lsns.isEmpty ? "" : ", LSN \(first)…\(last)"))
+            }
+        }
+    }
+}

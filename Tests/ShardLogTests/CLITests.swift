@@ -1,0 +1,148 @@
+import CommandLog
+import Foundation
+import Testing
+
+@testable import ShardLog
+
+/// The directory holding the built products (the test binary and `shardlog`).
+var productsDirectory: URL { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent() }
+
+/// Runs the built `shardlog` executable.
+func runShardLog(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("shardlog")
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    let inPipe = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = inPipe
+    try process.run()
+    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+    try inPipe.fileHandleForWriting.close()
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, stdout, stderr)
+}
+
+func jsonLines(_ text: String) throws -> [[String: Any]] {
+    try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+}
+
+let sampleCommands = """
+    {"op":"createPersona","id":"p1","name":"Ada","isActive":true,"privacySettings":{"dataCollection":false}}
+    {"op":"addMemory","id":"m1","personaId":"p1","name":"tea","content":"likes green tea","tags":["preference"],"importance":0,"tier":"warm","commandId":"c-1","actor":"alice","reason":"onboarding"}
+    {"op":"addMemory","id":"m2","personaId":"p1","name":"hike","content":"went hiking","importance":80,"embedding":[0.5,0.25,0,1],"embeddingModel":"minilm"}
+    {"op":"createConversation","id":"c1","personaId":"p1","title":"Morning"}
+    {"op":"addMessage","conversationId":"c1","role":"user","content":"Good morning"}
+    {"op":"addMessage","conversationId":"c1","role":"assistant","content":"Hello!"}
+    {"op":"markMemoryAccessed","id":"m1"}
+
+    """
+
+@Suite struct CLITests {
+    func makeStore(_ dir: TemporaryDirectory) throws {
+        let result = try runShardLog(["init", "--data-dir", dir.store, "--shards", "4", "--embedding-dimension", "4"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "initialized 4 shards (hash, 150 virtual nodes) in \(dir.store)\n")
+        let applied = try runShardLog(["apply", "--data-dir", dir.store, "-", "--json"], input: sampleCommands)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let object = try jsonLines(applied.stdout).first
+        #expect(object?["applied"] as? Int == 7 && object?["firstLSN"] as? Int == 2 && object?["lastLSN"] as? Int == 8)
+    }
+
+    @Test func initApplyAndRead() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try makeStore(dir)
+        let list = try runShardLog(["persona", "list", "--data-dir", dir.store])
+        #expect(list.status == 0 && list.stdout == "p1\tAda\tshard_03\tactive\n")
+        let persona = try jsonLines(try runShardLog(["persona", "get", "p1", "--data-dir", dir.store, "--json"]).stdout)[0]
+        #expect(persona["shard"] as? String == "shard_03")
+        #expect((persona["privacySettings"] as? [String: Any])?["dataCollection"] as? Bool == false, "a stored false stays false")
+        let memories = try jsonLines(try runShardLog(["memories", "--persona", "p1", "--data-dir", dir.store, "--json"]).stdout)
+        #expect(memories.map { $0["id"] as? String } == ["m2", "m1"])
+        #expect(memories[1]["importance"] as? Int == 0 && memories[1]["accessCount"] as? Int == 1, "an importance of 0 stays 0")
+        #expect(try runShardLog(["memories", "--persona", "p1", "--tier", "warm", "--limit", "1", "--data-dir", dir.store]).stdout == "m1\t0\twarm\ttea\n")
+        let conversation = try jsonLines(try runShardLog(["conversation", "get", "c1", "--data-dir", dir.store, "--json"]).stdout)[0]
+        #expect((conversation["messages"] as? [[String: Any]])?.map { $0["sequence"] as? Int } == [1, 2])
+        let dump = try jsonLines(try runShardLog(["dump", "--data-dir", dir.store]).stdout)
+        #expect(dump.map { $0["kind"] as? String } == ["persona", "memory", "memory", "conversation", "message", "message"])
+        #expect(dump.allSatisfy { $0["shard"] as? String == "shard_03" }, "co-location: everything on the persona's shard")
+        let log = try jsonLines(try runShardLog(["log", "--data-dir", dir.store, "--persona", "p1", "--type", "addMemory"]).stdout)
+        #expect(log.map { $0["lsn"] as? Int } == [3, 4])
+        #expect(log[0]["actor"] as? String == "alice" && log[0]["reason"] as? String == "onboarding" && log[0]["commandId"] as? String == "c-1")
+        let all = try jsonLines(try runShardLog(["log", "--data-dir", dir.store, "--from", "5", "--to", "6"]).stdout)
+        #expect(all.map { $0["op"] as? String } == ["createConversation", "addMessage"])
+        let shards = try jsonLines(try runShardLog(["shards", "--data-dir", dir.store, "--json"]).stdout)
+        #expect(shards.count == 4 && shards.allSatisfy { $0["appliedLSN"] as? Int == 8 })
+        let digest = try runShardLog(["digest", "--data-dir", dir.store])
+        let rebuilt = try runShardLog(["rebuild", "--all", "--data-dir", dir.store])
+        #expect(digest.status == 0 && rebuilt.status == 0 && rebuilt.stdout == digest.stdout, "rebuild equals live")
+        let asOf = try runShardLog(["rebuild", "--as-of", "2", "--into", dir.path + "/restore", "--data-dir", dir.store, "--json"])
+        #expect(asOf.status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/restore/shards/shard_03.sqlite"))
+    }
+
+    @Test func badInputExitsTwoAndChangesNothing() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try makeStore(dir)
+        let before = try runShardLog(["digest", "--data-dir", dir.store]).stdout
+        let cases: [(String, String)] = [
+            ("{\"op\":\"addMemory\",\"id\":\"m9\",\"personaId\":\"p1\",\"name\":\"x\",\"content\":\"y\"}\n{\"op\":\"addMemory\",\"id\":\"m10\",\"personaId\":\"ghost\",\"name\":\"x\",\"content\":\"y\"}", "line 2 (addMemory): no persona with id ghost"),
+            ("{\"op\":\"bogus\"}", "line 1: unknown op \"bogus\""),
+            ("not json", "line 1: not valid JSON"),
+            ("{\"op\":\"addMemory\",\"id\":\"m9\",\"personaId\":\"p1\",\"name\":\"x\",\"content\":\"y\",\"importance\":101}", "importance 101 is outside 0…100"),
+            ("{\"op\":\"addMemory\",\"id\":\"m9\",\"personaId\":\"p1\",\"name\":\"x\",\"content\":\"y\",\"tier\":\"active\"}", "field \"tier\" is \"active\""),
+            ("{\"op\":\"addMemory\",\"id\":\"m9\",\"personaId\":\"p1\",\"name\":\"x\",\"content\":\"y\",\"embedding\":[1,2]}", "embedding has dimension 2, the store's is 4"),
+            ("{\"op\":\"createPersona\",\"id\":\"p2\",\"name\":\"\"}", "name is empty"),
+            ("{\"op\":\"createPersona\",\"id\":\"p1\",\"name\":\"Again\"}", "a persona with id p1 exists"),
+            ("{\"op\":\"createPersona\",\"id\":\"p2\",\"name\":\"N\",\"isActive\":\"yes\"}", "field \"isActive\" must be true or false"),
+        ]
+        for (input, message) in cases {
+            let result = try runShardLog(["apply", "--data-dir", dir.store, "-"], input: input)
+            #expect(result.status == 2, "\(input)")
+            #expect(result.stderr.contains(message), "\(result.stderr) should say \(message)")
+            #expect(result.stderr.hasSuffix("nothing was applied\n") && !result.stderr.contains("Fatal"))
+        }
+        #expect(try runShardLog(["digest", "--data-dir", dir.store]).stdout == before, "the store is unchanged")
+        #expect(try jsonLines(try runShardLog(["log", "--data-dir", dir.store]).stdout).count == 8)
+        let missing = try runShardLog(["persona", "get", "nope", "--data-dir", dir.store])
+        #expect(missing.status == 2 && missing.stderr == "shardlog: no persona with id nope\n")
+        let again = try runShardLog(["init", "--data-dir", dir.store])
+        #expect(again.status == 2 && again.stderr.contains("is already a ShardLog store"))
+    }
+
+    @Test func verifyExitCodes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try makeStore(dir)
+        let sound = try runShardLog(["verify", "--data-dir", dir.store])
+        #expect(sound.status == 0)
+        #expect(sound.stdout.hasPrefix("ok: 1 segments, 2 frames, 8 commands, last LSN 8, chain head "))
+        let json = try jsonLines(try runShardLog(["verify", "--json"], environment: ["SHARDLOG_DATA_DIR": dir.store]).stdout)[0]
+        #expect(json["ok"] as? Bool == true && json["commands"] as? Int == 8 && (json["chainHead"] as? String)?.count == 64)
+        // Damage the payload of the second frame.
+        let segment = dir.store + "/log/00000000000000000001.log"
+        var bytes = Array(FileManager.default.contents(atPath: segment)!)
+        let stored = Int(bytes[64 + 20]) | Int(bytes[64 + 21]) << 8 | Int(bytes[64 + 22]) << 16 | Int(bytes[64 + 23]) << 24
+        let second = 64 + 64 + ((stored + 7) & ~7)
+        bytes[second + 70] ^= 0x10
+        _ = FileManager.default.createFile(atPath: segment, contents: Data(bytes))
+        let broken = try runShardLog(["verify", "--data-dir", dir.store])
+        #expect(broken.status == 3)
+        #expect(broken.stdout.contains("segment 00000000000000000001.log, offset \(second), LSN 2"))
+        let brokenJSON = try jsonLines(try runShardLog(["verify", "--data-dir", dir.store, "--json"]).stdout)[0]
+        #expect(brokenJSON["ok"] as? Bool == false && brokenJSON["offset"] as? Int == second && brokenJSON["lsn"] as? Int == 2)
+        let missing = try runShardLog(["verify", "--data-dir", dir.path + "/nope"])
+        #expect(missing.status == 2 && missing.stderr.contains("no data directory"))
+        let foreign = try runShardLog(["verify", "--data-dir", dir.path])
+        #expect(foreign.status == 2 && foreign.stderr.contains("is not a ShardLog store"))
+    }
+}
