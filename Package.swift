@@ -66,9 +66,15 @@ let package = Package(
             dependencies: ["CommandLog"],
             swiftSettings: strict
         ),
+        // A child process for the engine's crash tests.
+        .executableTarget(
+            name: "shardstore-crash-child",
+            dependencies: ["ShardLog", "CommandLog"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ShardLogTests",
-            dependencies: ["ShardLog", "CommandLog", "shardlog"],
+            dependencies: ["ShardLog", "CommandLog", "shardlog", "shardstore-crash-child"],
             swiftSettings: strict
         ),
         .testTarget(
