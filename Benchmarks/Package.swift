@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(name: "ShardLog", path: "../"),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // package-benchmark suites: append (1, 4, 16, 64 appenders × durability) and sequential read.
@@ -28,6 +29,17 @@ let package = Package(
         .executableTarget(
             name: "log-figures",
             dependencies: [.product(name: "CommandLog", package: "ShardLog"), "BenchmarkSupport"]
+        ),
+        // The engine's figures: rebuild against SQLite's own bulk insert of the same rows, and
+        // getPersonaMemories against one unsharded SQLite database, measured in the same run.
+        .executableTarget(
+            name: "engine-figures",
+            dependencies: [
+                .product(name: "ShardLog", package: "ShardLog"),
+                .product(name: "CommandLog", package: "ShardLog"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                "BenchmarkSupport",
+            ]
         ),
         // Shared workload generation and the group-commit ceiling program.
         .target(

@@ -113,3 +113,21 @@ func randomCommand(_ rng: inout SeededRandom) -> Command {
         #expect(throws: PayloadError.self) { _ = try decode(embedding, bytes) }
     }
 }
+
+@Suite struct JSONTextTests {
+    @Test func stringArraysRoundTripThroughTheFastReader() throws {
+        let cases: [[String]] = [[], [""], ["a"], ["a", "b"], ["quote\"d", "back\\slash", "new\nline", "tab\t", "\u{1}"], ["日本語", "🙂", "é"]]
+        for values in cases {
+            #expect(try JSONText.decodeStrings(JSONText.strings(values)) == values)
+        }
+        #expect(throws: (any Error).self) { _ = try JSONText.decodeStrings("[\"a\",]") }
+        #expect(throws: (any Error).self) { _ = try JSONText.decodeStrings("[\"a\"") }
+        #expect(try JSONText.decodeStrings("[ \"a\" , \"b\" ]") == ["a", "b"], "other spacing goes through the JSON decoder")
+    }
+
+    @Test func embeddingsRoundTrip() {
+        let vector: [Float] = [0, -1.5, 3.25, .leastNonzeroMagnitude, 1e30]
+        #expect(EmbeddingBlob.decode(EmbeddingBlob.encode(vector)) == vector)
+        #expect(Array(EmbeddingBlob.encode([1])) == [0x00, 0x00, 0x80, 0x3F], "little-endian f32")
+    }
+}

@@ -28,7 +28,7 @@ extension ShardStore {
             try projection.pool.read { db in
                 let personas = try Row.fetchCursor(db, sql: "SELECT * FROM personas ORDER BY id")
                 while let row = try personas.next() { try body(.persona(try ShardProjection.persona(row), shard: shard)) }
-                let memories = try Row.fetchCursor(db, sql: "SELECT * FROM memories ORDER BY id")
+                let memories = try Row.fetchCursor(db, sql: "SELECT \(ShardProjection.memoryColumns) FROM memories ORDER BY id")
                 while let row = try memories.next() { try body(.memory(try ShardProjection.memory(row), shard: shard)) }
                 let conversations = try Row.fetchCursor(db, sql: "SELECT * FROM conversations ORDER BY id")
                 while let row = try conversations.next() { try body(.conversation(ShardProjection.conversation(row), shard: shard)) }

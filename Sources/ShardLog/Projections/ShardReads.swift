@@ -53,16 +53,19 @@ extension ShardProjection {
             updatedAt: Timestamp(rawValue: row["updated_at"]))
     }
 
+    /// Columns by position, in the order of `memoryColumns` (name lookups cost a lowercasing each).
+    static let memoryColumns = "id, persona_id, type, name, content, summary, tags, importance, tier, embedding, embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at"
+
     static func memory(_ row: Row) throws -> MemoryEntity {
         MemoryEntity(
-            id: row["id"], personaId: row["persona_id"], type: MemoryType(rawValue: row["type"]) ?? .text,
-            name: row["name"], content: row["content"], summary: row["summary"],
-            tags: try JSONText.decodeStrings(row["tags"]), importance: row["importance"],
-            tier: MemoryTier(rawValue: row["tier"]) ?? .hot, embedding: (row["embedding"] as Data?).map(EmbeddingBlob.decode),
-            embeddingModel: row["embedding_model"], accessCount: row["access_count"],
-            lastAccessedAt: (row["last_accessed_at"] as Int64?).map(Timestamp.init(rawValue:)),
-            createdAt: Timestamp(rawValue: row["created_at"]), updatedAt: Timestamp(rawValue: row["updated_at"]),
-            deletedAt: (row["deleted_at"] as Int64?).map(Timestamp.init(rawValue:)))
+            id: row[0], personaId: row[1], type: MemoryType(rawValue: row[2]) ?? .text,
+            name: row[3], content: row[4], summary: row[5],
+            tags: try JSONText.decodeStrings(row[6]), importance: row[7],
+            tier: MemoryTier(rawValue: row[8]) ?? .hot, embedding: (row[9] as Data?).map(EmbeddingBlob.decode),
+            embeddingModel: row[10], accessCount: row[11],
+            lastAccessedAt: (row[12] as Int64?).map(Timestamp.init(rawValue:)),
+            createdAt: Timestamp(rawValue: row[13]), updatedAt: Timestamp(rawValue: row[14]),
+            deletedAt: (row[15] as Int64?).map(Timestamp.init(rawValue:)))
     }
 
     static func conversation(_ row: Row) -> Conversation {
@@ -80,11 +83,11 @@ extension ShardProjection {
     }
 
     func memory(id: String) throws -> MemoryEntity? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM memories WHERE id = ?", arguments: [id]).map(Self.memory) }
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.memoryColumns) FROM memories WHERE id = ?", arguments: [id]).map(Self.memory) }
     }
 
     func memories(personaID: String, query: MemoryQuery) throws -> [MemoryEntity] {
-        var sql = "SELECT * FROM memories WHERE persona_id = ?"
+        var sql = "SELECT \(Self.memoryColumns) FROM memories WHERE persona_id = ?"
         var arguments: StatementArguments = [personaID]
         if !query.includeDeleted { sql += " AND deleted_at IS NULL" }
         if let type = query.type {
@@ -108,7 +111,7 @@ extension ShardProjection {
 
     func memories(tier: MemoryTier, limit: Int?) throws -> [MemoryEntity] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM memories WHERE tier = ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
+            try Row.fetchAll(db, sql: "SELECT \(Self.memoryColumns) FROM memories WHERE tier = ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
                              arguments: [tier.rawValue, limit ?? -1]).map(Self.memory)
         }
     }

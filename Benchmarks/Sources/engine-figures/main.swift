@@ -1,0 +1,214 @@
+// The engine's figures (issue 3), each against a baseline measured in the same run:
+//   rebuild throughput  vs  SQLite's own bulk insert of the same rows (prepared inserts,
+//                           one transaction, no journal, indexes built after)
+//   getPersonaMemories  vs  the same rows in one unsharded SQLite database through GRDB
+//
+//   swift run -c release engine-figures [--quick] [--output FILE]
+import CommandLog
+import Foundation
+import GRDB
+import ShardLog
+import BenchmarkSupport
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+let outputPath = arguments.firstIndex(of: "--output").map { arguments[$0 + 1] } ?? "engine-figures.json"
+let personaCount = quick ? 200 : 1_000
+let memoriesPerPersona = quick ? 50 : 100
+let dimension = 384
+let work = NSTemporaryDirectory() + "/shardlog-engine-figures-\(getpid())"
+try? FileManager.default.removeItem(atPath: work)
+defer { try? FileManager.default.removeItem(atPath: work) }
+let clock = ContinuousClock()
+nonisolated(unsafe) var results: [[String: Any]] = []
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+func report(_ name: String, _ value: Double, _ unit: String, baseline: Double? = nil, baselineName: String? = nil, goal: String? = nil, extra: [String: Any] = [:]) {
+    var entry: [String: Any] = ["name": name, "value": value, "unit": unit]
+    var line = "\(name.padding(toLength: 58, withPad: " ", startingAt: 0)) \(String(format: "%12.1f", value)) \(unit)"
+    if let baseline, let baselineName {
+        entry["baseline"] = baselineName
+        entry["baselineValue"] = baseline
+        entry["ratio"] = value / baseline
+        line += String(format: "   %.2f× %@", value / baseline, baselineName)
+    }
+    if let goal { line += "  (goal: \(goal))" }
+    for (k, v) in extra { entry[k] = v }
+    results.append(entry)
+    print(line)
+}
+
+print("ShardLog engine figures (\(quick ? "quick" : "full")): \(personaCount) personas × \(memoriesPerPersona) memories, \(dimension)-dimension embeddings, 4 shards")
+print(String(repeating: "-", count: 110))
+
+// 1. Load a store (bulk durability: the figures here are rebuild and reads).
+var configuration = StoreConfiguration()
+configuration.durability = .none
+configuration.embeddingDimension = dimension
+let storeDirectory = work + "/store"
+let store = try await ShardStore.open(at: storeDirectory, configuration: configuration)
+var rng = SeededGenerator(seed: 3)
+var unit: [(Command, Envelope)] = []
+let loadStart = clock.now
+var commandCount = 0
+for p in 0..<personaCount {
+    let persona = "persona-\(p)"
+    unit.append((.createPersona(PersonaCreation(id: persona, shard: "", name: "Persona \(p)", description: "generated")), Envelope()))
+    for m in 0..<memoriesPerPersona {
+        let embedding = (0..<dimension).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        unit.append((.addMemory(MemoryCreation(
+            id: "memory-\(p)-\(m)", personaId: persona, name: "memory \(m)", content: "The user mentioned detail number \(m) about topic \(rng.next() % 50).",
+            summary: "detail \(m)", tags: ["tag\(m % 7)", "topic\(m % 11)"], importance: Int(rng.next() % 101),
+            tier: [MemoryTier.hot, .warm, .cold][m % 3], embedding: embedding, embeddingModel: "all-MiniLM-L6-v2")), Envelope()))
+    }
+    unit.append((.createConversation(id: "conversation-\(p)", personaId: persona, title: "chat"), Envelope()))
+    for k in 0..<5 { unit.append((.addMessage(conversationId: "conversation-\(p)", role: k % 2 == 0 ? .user : .assistant, content: "message \(k)"), Envelope())) }
+    if unit.count >= 5_000 {
+        commandCount += unit.count
+        try await store.execute(unit)
+        unit = []
+    }
+}
+commandCount += unit.count
+try await store.execute(unit)
+let loadSeconds = seconds(clock.now - loadStart)
+report("bulk import through the engine (log + projections)", Double(commandCount) / loadSeconds, "cmds/s")
+let statistics = try store.statistics()
+let rowCount = statistics.reduce(0) { $0 + $1.personas + $1.memories + $1.conversations + $1.messages }
+let largest = statistics.max { $0.memories < $1.memories }!
+
+// 2. SQLite's own bulk insert of the same rows: read them from the shards, then time the insert.
+var rows: [[DatabaseValue]] = []
+var tableOf: [String] = []
+let tables = [
+    ("personas", "id, name, description, personality, memory_configuration, privacy_settings, is_active, created_at, updated_at"),
+    ("memories", "id, persona_id, type, name, content, summary, tags, importance, tier, embedding, embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at"),
+    ("conversations", "id, persona_id, title, message_count, created_at, updated_at"),
+    ("messages", "conversation_id, sequence, role, content, created_at"),
+]
+func readRows(shards: [String]) throws -> [(String, [DatabaseValue])] {
+    var all: [(String, [DatabaseValue])] = []
+    for shard in shards {
+        let queue = try DatabaseQueue(path: storeDirectory + "/shards/\(shard).sqlite")
+        try queue.read { db in
+            for (table, columns) in tables {
+                for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table)") {
+                    all.append((table, (0..<row.count).map { row[$0] as DatabaseValue }))
+                }
+            }
+        }
+        try queue.close()
+    }
+    return all
+}
+let schemaSQL = """
+    CREATE TABLE personas (id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, personality TEXT NOT NULL, memory_configuration TEXT NOT NULL, privacy_settings TEXT NOT NULL, is_active INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE memories (id TEXT PRIMARY KEY, persona_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, content TEXT NOT NULL, summary TEXT, tags TEXT NOT NULL, importance INTEGER NOT NULL, tier TEXT NOT NULL, embedding BLOB, embedding_model TEXT, access_count INTEGER NOT NULL, last_accessed_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted_at INTEGER);
+    CREATE TABLE conversations (id TEXT PRIMARY KEY, persona_id TEXT NOT NULL, title TEXT NOT NULL, message_count INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE messages (conversation_id TEXT NOT NULL, sequence INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (conversation_id, sequence)) WITHOUT ROWID;
+    """
+let indexSQL = """
+    CREATE INDEX memories_by_persona ON memories (persona_id, deleted_at, importance DESC, created_at);
+    CREATE INDEX memories_by_tier ON memories (tier, deleted_at);
+    CREATE INDEX conversations_by_persona ON conversations (persona_id, updated_at);
+    """
+/// Bulk-loads `rows` into a new file the way SQLite is fastest: returns rows/s.
+func bulkInsert(_ rows: [(String, [DatabaseValue])], path: String) throws -> Double {
+    try? FileManager.default.removeItem(atPath: path)
+    var config = Configuration()
+    config.prepareDatabase { db in
+        try db.execute(sql: "PRAGMA journal_mode = OFF")
+        try db.execute(sql: "PRAGMA synchronous = OFF")
+        try db.execute(sql: "PRAGMA cache_size = -65536")
+    }
+    let queue = try DatabaseQueue(path: path, configuration: config)
+    let start = clock.now
+    try queue.write { db in
+        try db.execute(sql: schemaSQL)
+        var statements: [String: Statement] = [:]
+        for (table, columns) in tables {
+            let marks = Array(repeating: "?", count: columns.split(separator: ",").count).joined(separator: ", ")
+            statements[table] = try db.makeStatement(sql: "INSERT INTO \(table) (\(columns)) VALUES (\(marks))")
+        }
+        for (table, values) in rows { try statements[table]!.execute(arguments: StatementArguments(values)) }
+        try db.execute(sql: indexSQL)
+    }
+    try queue.close()
+    let fd = open(path, O_RDONLY)
+    fsync(fd)
+    close(fd)
+    return Double(rows.count) / seconds(clock.now - start)
+}
+
+let allRows = try readRows(shards: store.shardIDs)
+let oneShardRows = try readRows(shards: [largest.id])
+var bulkAll: [Double] = []
+var bulkOne: [Double] = []
+var rebuildAll: [Double] = []
+var rebuildOne: [Double] = []
+for _ in 0..<(quick ? 1 : 3) {
+    bulkAll.append(try bulkInsert(allRows, path: work + "/bulk-all.sqlite"))
+    bulkOne.append(try bulkInsert(oneShardRows, path: work + "/bulk-one.sqlite"))
+    var start = clock.now
+    _ = try await store.rebuild()
+    rebuildAll.append(Double(rowCount) / seconds(clock.now - start))
+    start = clock.now
+    _ = try await store.rebuild(shards: [largest.id])
+    rebuildOne.append(Double(oneShardRows.count) / seconds(clock.now - start))
+}
+func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+report("SQLite bulk insert, all \(allRows.count) rows, one file", median(bulkAll), "rows/s", extra: ["samples": bulkAll])
+report("SQLite bulk insert, \(oneShardRows.count) rows of \(largest.id)", median(bulkOne), "rows/s", extra: ["samples": bulkOne])
+report("rebuild of one shard (\(largest.id)) from the log", median(rebuildOne), "rows/s", baseline: median(bulkOne), baselineName: "bulk insert", goal: "≥ 0.8", extra: ["samples": rebuildOne])
+report("rebuild of all 4 shards in parallel from the log", median(rebuildAll), "rows/s", baseline: median(bulkAll), baselineName: "bulk insert", extra: ["samples": rebuildAll])
+report("  all shards in parallel vs one shard alone", median(rebuildAll), "rows/s", baseline: median(rebuildOne), baselineName: "one shard", goal: "> 1")
+
+// 3. getPersonaMemories against one unsharded database holding the same rows (WAL, GRDB pool).
+let unshardedPath = work + "/unsharded.sqlite"
+_ = try bulkInsert(allRows, path: unshardedPath)
+let pool = try DatabasePool(path: unshardedPath)
+let sampleCount = quick ? 500 : 3_000
+var shardedLatencies: [Double] = []
+var unshardedLatencies: [Double] = []
+let query = MemoryQuery(limit: 50)
+for i in 0..<sampleCount {
+    let persona = "persona-\(Int(rng.next() % UInt64(personaCount)))"
+    if i % 2 == 0 {
+        var start = clock.now
+        let a = try store.personaMemories(persona, query: query)
+        shardedLatencies.append(seconds(clock.now - start) * 1e6)
+        start = clock.now
+        let b = try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM memories WHERE persona_id = ? AND deleted_at IS NULL ORDER BY importance DESC, created_at, id LIMIT 50", arguments: [persona])
+        }
+        unshardedLatencies.append(seconds(clock.now - start) * 1e6)
+        precondition(a.count == b.count)
+    } else {
+        var start = clock.now
+        let b = try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM memories WHERE persona_id = ? AND deleted_at IS NULL ORDER BY importance DESC, created_at, id LIMIT 50", arguments: [persona])
+        }
+        unshardedLatencies.append(seconds(clock.now - start) * 1e6)
+        start = clock.now
+        let a = try store.personaMemories(persona, query: query)
+        shardedLatencies.append(seconds(clock.now - start) * 1e6)
+        precondition(a.count == b.count)
+    }
+}
+let memoriesTotal = personaCount * memoriesPerPersona
+report("getPersonaMemories p50, ShardLog (\(memoriesTotal) memories, limit 50)", percentile(shardedLatencies, 0.5), "µs",
+       baseline: percentile(unshardedLatencies, 0.5), baselineName: "one SQLite db (ratio: lower is faster)", goal: "≤ 1.0")
+report("getPersonaMemories p99, ShardLog", percentile(shardedLatencies, 0.99), "µs",
+       baseline: percentile(unshardedLatencies, 0.99), baselineName: "one SQLite db")
+print("  (ShardLog returns decoded MemoryEntity values with their embeddings; the baseline returns raw GRDB rows.)")
+try pool.close()
+try await store.close()
+
+let document: [String: Any] = ["mode": quick ? "quick" : "full", "personas": personaCount, "memoriesPerPersona": memoriesPerPersona,
+                               "embeddingDimension": dimension, "results": results]
+try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: outputPath))
+print("wrote \(outputPath)")
