@@ -34,7 +34,8 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
         let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let block = try #require(readme.components(separatedBy: "```swift\n").dropFirst().first?.components(separatedBy: "```").first)
+        let blocks = readme.components(separatedBy: "```swift\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
+        let block = try #require(blocks.first { $0.contains("CommandLog.open") }, "the README shows the log's API")
         let testLines = Set(source.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
         for line in block.split(separator: "\n") where !["import CommandLog", #"let directory = "data/log""#].contains(line.trimmingCharacters(in: .whitespaces)) {
             #expect(testLines.contains(line.trimmingCharacters(in: .whitespaces)), "README line not exercised: \(line)")
