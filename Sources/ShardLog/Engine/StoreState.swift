@@ -127,7 +127,7 @@ struct StoreState: Sendable {
         case .addMemory(let m):
             try Validation.id(m.id, "memory id")
             if memories[m.id] != nil { throw CommandRejection("a memory with id \(m.id) exists") }
-            var entry = try persona(m.personaId)
+            let entry = try persona(m.personaId)
             try Validation.name(m.name)
             try Validation.text(m.content, "content", max: Validation.contentMax)
             if let summary = m.summary { try Validation.text(summary, "summary", max: Validation.shortTextMax) }
@@ -136,8 +136,8 @@ struct StoreState: Sendable {
             if let embedding = m.embedding { try Validation.embedding(embedding, dimension: initialization!.embeddingDimension) }
             if let model = m.embeddingModel { try Validation.modelName(model) }
             memories[m.id] = MemoryEntry(personaID: m.personaId, deleted: false)
-            entry.memoryIDs.insert(m.id)
-            personas[m.personaId] = entry
+            // In place: copying the entry out and back would copy its set on every insert.
+            personas[m.personaId]!.memoryIDs.insert(m.id)
             effects.catalog.append(.indexMemory(id: m.id, personaID: m.personaId))
             effects.shards.append((entry.shard, .insertMemory(MemoryEntity(
                 id: m.id, personaId: m.personaId, type: m.type, name: m.name, content: m.content, summary: m.summary,
@@ -175,26 +175,25 @@ struct StoreState: Sendable {
         case .createConversation(let id, let personaID, let title):
             try Validation.id(id, "conversation id")
             if conversations[id] != nil { throw CommandRejection("a conversation with id \(id) exists") }
-            var entry = try persona(personaID)
+            let entry = try persona(personaID)
             try Validation.text(title, "title", max: Validation.shortTextMax)
             conversations[id] = ConversationEntry(personaID: personaID, messageCount: 0)
-            entry.conversationIDs.insert(id)
-            personas[personaID] = entry
+            personas[personaID]!.conversationIDs.insert(id)
             effects.catalog.append(.indexConversation(id: id, personaID: personaID))
             effects.shards.append((entry.shard, .insertConversation(Conversation(
                 id: id, personaId: personaID, title: title, createdAt: timestamp, updatedAt: timestamp))))
 
         case .addMessage(let conversationID, let role, let content):
-            guard var conversation = conversations[conversationID] else {
+            guard let conversation = conversations[conversationID] else {
                 throw CommandRejection("no conversation with id \(conversationID)")
             }
             try Validation.text(content, "message content", max: Validation.contentMax)
-            conversation.messageCount += 1
-            conversations[conversationID] = conversation
-            effects.catalog.append(.setMessageCount(conversationID: conversationID, count: conversation.messageCount))
+            conversations[conversationID]!.messageCount += 1
+            let messageCount = conversation.messageCount + 1
+            effects.catalog.append(.setMessageCount(conversationID: conversationID, count: messageCount))
             effects.shards.append((personas[conversation.personaID]!.shard, .insertMessage(
                 conversationID: conversationID,
-                Message(sequence: conversation.messageCount, role: role, content: content, createdAt: timestamp))))
+                Message(sequence: messageCount, role: role, content: content, createdAt: timestamp))))
 
         case .deleteConversation(let id):
             guard let conversation = conversations[id] else { throw CommandRejection("no conversation with id \(id)") }
