@@ -1,3 +1,4 @@
+import CommandLog
 import Testing
 
 @testable import ShardLog
@@ -23,7 +24,7 @@ func randomText(_ rng: inout SeededRandom, max: Int = 40) -> String {
 func randomCommand(_ rng: inout SeededRandom) -> Command {
     func text() -> String { randomText(&rng) }
     func maybe<T>(_ make: () -> T) -> T? { Bool.random(using: &rng) ? make() : nil }
-    switch Int.random(in: 0..<15, using: &rng) {
+    switch Int.random(in: 0..<16, using: &rng) {
     case 0:
         return .initializeStore(StoreInitialization(strategy: ShardingStrategy.allCases.randomElement(using: &rng)!, virtualNodes: Int.random(in: 1...1000, using: &rng), embeddingDimension: 384, shards: ["a", "b"], rangeBoundaries: ["m"]))
     case 1:
@@ -52,6 +53,7 @@ func randomCommand(_ rng: inout SeededRandom) -> Command {
     case 11: return .deleteMemory(id: text())
     case 12: return .createConversation(id: text(), personaId: text(), title: text())
     case 13: return .addMessage(conversationId: text(), role: MessageRole.allCases.randomElement(using: &rng)!, content: text())
+    case 14: return .setMemoryAccess(id: text(), accessCount: Int.random(in: 0...1_000_000, using: &rng), lastAccessedAt: maybe { Timestamp(microsecondsSince1970: Int64.random(in: -10...Int64.max, using: &rng)) })
     default: return .deleteConversation(id: text())
     }
 }
@@ -69,7 +71,7 @@ func randomCommand(_ rng: inout SeededRandom) -> Command {
             seenTags.insert(command.typeTag)
             #expect(try decode(command, command.encodedPayload()) == command)
         }
-        #expect(seenTags == Set(1...15))
+        #expect(seenTags == Set(1...16))
     }
 
     /// CMD-001: every truncation and any trailing byte is rejected, never misread.

@@ -102,6 +102,11 @@ struct ReferenceModel {
             memories[id]!.embedding = embedding
             if let model { memories[id]!.embeddingModel = model }
             memories[id]!.updatedAt = t
+        case .setMemoryAccess(let id, let count, let last):
+            guard liveMemory(id), count >= 0 else { return false }
+            memories[id]!.accessCount = count
+            memories[id]!.lastAccessedAt = last
+            memories[id]!.updatedAt = t
         case .deleteMemory(let id):
             guard liveMemory(id) else { return false }
             memories[id]!.deletedAt = t

@@ -1,3 +1,5 @@
+import CommandLog
+
 /// The store's initial catalog (tag 1, CMD-100).
 public struct StoreInitialization: Hashable, Sendable {
     public var strategy: ShardingStrategy
@@ -146,6 +148,8 @@ public enum Command: Hashable, Sendable {
     case createConversation(id: String, personaId: String, title: String)
     case addMessage(conversationId: String, role: MessageRole, content: String)
     case deleteConversation(id: String)
+    /// Sets a memory's access statistics (imports from the original app, CMD-110).
+    case setMemoryAccess(id: String, accessCount: Int, lastAccessedAt: Timestamp?)
 
     /// The type tag in the log (never reused, CMD-002).
     public var typeTag: UInt16 {
@@ -165,6 +169,7 @@ public enum Command: Hashable, Sendable {
         case .createConversation: return 13
         case .addMessage: return 14
         case .deleteConversation: return 15
+        case .setMemoryAccess: return 16
         }
     }
 
@@ -189,6 +194,7 @@ public enum Command: Hashable, Sendable {
         case .createConversation: return "createConversation"
         case .addMessage: return "addMessage"
         case .deleteConversation: return "deleteConversation"
+        case .setMemoryAccess: return "setMemoryAccess"
         }
     }
 }

@@ -109,6 +109,10 @@ extension Command {
             w.string(conversationId)
             w.u8(role.code)
             w.string(content)
+        case .setMemoryAccess(let id, let accessCount, let lastAccessedAt):
+            w.string(id)
+            w.u32(UInt32(clamping: accessCount))
+            w.optional(lastAccessedAt) { $0.u64(UInt64(bitPattern: $1.microsecondsSince1970)) }
         }
         return w.bytes
     }
@@ -181,6 +185,12 @@ extension Command {
                 conversationId: try r.string("conversationId"), role: try MessageRole(code: r.u8("role")),
                 content: try r.string("content"))
         case 15: command = .deleteConversation(id: try r.string("id"))
+        case 16:
+            command = .setMemoryAccess(
+                id: try r.string("id"), accessCount: Int(try r.u32("accessCount")),
+                lastAccessedAt: try r.optional("lastAccessedAt") { (r: inout PayloadReader) throws(PayloadError) in
+                    Timestamp(microsecondsSince1970: Int64(bitPattern: try r.u64("lastAccessedAt")))
+                })
         default:
             throw PayloadError("type tag \(typeTag) is unknown to this ShardLog (written by a newer one?)")
         }

@@ -66,6 +66,10 @@ extension CommandJSON {
             o["conversationId"] = conversationID
             o["role"] = role.rawValue
             o["content"] = content
+        case .setMemoryAccess(let id, let accessCount, let lastAccessedAt):
+            o["id"] = id
+            o["accessCount"] = accessCount
+            if let lastAccessedAt { o["lastAccessedAt"] = ISO8601.format(lastAccessedAt) }
         }
         return o
     }

@@ -17,7 +17,7 @@ public enum CommandJSON {
     public static let ops = [
         "createPersona", "updatePersona", "activatePersona", "deactivatePersona", "deletePersona", "addMemory",
         "updateMemory", "setMemoryTier", "markMemoryAccessed", "updateMemoryEmbedding", "deleteMemory",
-        "createConversation", "addMessage", "deleteConversation",
+        "createConversation", "addMessage", "deleteConversation", "setMemoryAccess",
     ]
 
     /// Parses one line.
@@ -79,6 +79,11 @@ public enum CommandJSON {
             guard let embedding = try f.optionalVector("embedding") else { throw Problem("field \"embedding\" is missing") }
             command = .updateMemoryEmbedding(id: try f.string("id"), embedding: embedding, model: try f.optionalString("embeddingModel"))
         case "deleteMemory": command = .deleteMemory(id: try f.string("id"))
+        case "setMemoryAccess":
+            guard let count = try f.optionalInt("accessCount") else { throw Problem("field \"accessCount\" is missing") }
+            command = .setMemoryAccess(
+                id: try f.string("id"), accessCount: count,
+                lastAccessedAt: try o["lastAccessedAt"].flatMap { $0 is NSNull ? nil : $0 }.map(parseTimestamp))
         case "createConversation":
             command = .createConversation(id: try f.string("id"), personaId: try f.string("personaId"), title: try f.optionalString("title") ?? "")
         case "addMessage":

@@ -14,6 +14,7 @@ struct PayloadWriter {
     mutating func u8(_ v: UInt8) { bytes.append(v) }
     mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func bool(_ v: Bool) { u8(v ? 1 : 0) }
     mutating func string(_ s: String) {
         var s = s
@@ -60,6 +61,9 @@ struct PayloadReader {
     }
     mutating func u32(_ what: String) throws(PayloadError) -> UInt32 {
         UInt32(littleEndian: try take(4, what).loadUnaligned(as: UInt32.self))
+    }
+    mutating func u64(_ what: String) throws(PayloadError) -> UInt64 {
+        UInt64(littleEndian: try take(8, what).loadUnaligned(as: UInt64.self))
     }
     mutating func bool(_ what: String) throws(PayloadError) -> Bool {
         switch try u8(what) {

@@ -14,6 +14,7 @@ enum ShardEffect: Hashable, Sendable {
     case updateMemory(MemoryPatch, at: Timestamp)
     case setMemoryTier(id: String, tier: MemoryTier, at: Timestamp)
     case markMemoryAccessed(id: String, at: Timestamp)
+    case setMemoryAccess(id: String, accessCount: Int, lastAccessedAt: Timestamp?, at: Timestamp)
     case updateMemoryEmbedding(id: String, embedding: [Float], model: String?, at: Timestamp)
     case softDeleteMemory(id: String, at: Timestamp)
     case insertConversation(Conversation)

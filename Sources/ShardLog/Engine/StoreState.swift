@@ -166,6 +166,11 @@ struct StoreState: Sendable {
             if let model { try Validation.modelName(model) }
             effects.shards.append((shard, .updateMemoryEmbedding(id: id, embedding: embedding, model: model, at: timestamp)))
 
+        case .setMemoryAccess(let id, let accessCount, let lastAccessedAt):
+            let shard = try liveMemory(id)
+            if accessCount < 0 || accessCount > Int(UInt32.max) { throw CommandRejection("accessCount \(accessCount) is out of range") }
+            effects.shards.append((shard, .setMemoryAccess(id: id, accessCount: accessCount, lastAccessedAt: lastAccessedAt, at: timestamp)))
+
         case .deleteMemory(let id):
             let shard = try liveMemory(id)
             memories[id]!.deleted = true

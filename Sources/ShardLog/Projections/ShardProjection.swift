@@ -105,6 +105,9 @@ final class ShardProjection: Sendable {
         case .markMemoryAccessed(let id, let at):
             try db.execute(sql: "UPDATE memories SET access_count = access_count + 1, last_accessed_at = ?, updated_at = ? WHERE id = ?",
                            arguments: [at.rawValue, at.rawValue, id])
+        case .setMemoryAccess(let id, let accessCount, let lastAccessedAt, let at):
+            try db.execute(sql: "UPDATE memories SET access_count = ?, last_accessed_at = ?, updated_at = ? WHERE id = ?",
+                           arguments: [accessCount, lastAccessedAt?.rawValue, at.rawValue, id])
         case .updateMemoryEmbedding(let id, let embedding, let model, let at):
             if let model {
                 try db.execute(sql: "UPDATE memories SET embedding = ?, embedding_model = ?, updated_at = ? WHERE id = ?",
