@@ -21,6 +21,7 @@ struct ShardLogCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, ApplyCommand.self, PersonaCommand.self, MemoriesCommand.self, ConversationCommand.self,
             DumpCommand.self, LogCommand.self, ShardsCommand.self, RebuildCommand.self, DigestCommand.self,
+            ImportCommand.self, ExportCommand.self,
             VerifyCommand.self,
         ]
     )

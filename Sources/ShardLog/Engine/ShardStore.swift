@@ -525,6 +525,9 @@ public final class ShardStore: @unchecked Sendable {
 
     /// The last LSN in the log.
     public var lastLSN: LSN { log.lastLSN }
+
+    /// The store's embedding dimension (CMD-013).
+    public var embeddingDimension: Int { withState { $0.initialization?.embeddingDimension ?? 0 } }
 }
 
 extension StoreState {
