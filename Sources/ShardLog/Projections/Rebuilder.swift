@@ -44,10 +44,15 @@ struct Rebuilder {
         var catalogBuffer: [(lsn: LSN, effect: CatalogEffect)] = []
         var buffered = 0
         var failure: (any Error)?
+        // Writing a chunk overlaps with decoding the next one: one chunk in flight at most,
+        // so memory stays bounded by two chunks.
+        let writer = DispatchQueue(label: "shardlog.rebuild.writer")
+        let inFlight = DispatchGroup()
+        nonisolated(unsafe) var writeError: (any Error)?
 
-        func flush() throws {
-            let work = Array(queues)
-            let buffers = shardBuffers
+        let shardQueues = queues
+        @Sendable func write(_ buffers: [String: [ShardEffect]], _ catalogEffects: [(lsn: LSN, effect: CatalogEffect)]) throws {
+            let work = Array(shardQueues)
             nonisolated(unsafe) var errors = [(any Error)?](repeating: nil, count: work.count)
             errors.withUnsafeMutableBufferPointer { errorSlots in
                 nonisolated(unsafe) let slots = errorSlots
@@ -63,14 +68,23 @@ struct Rebuilder {
             }
             if let error = errors.compactMap({ $0 }).first { throw error }
             if let catalogQueue {
-                let effects = catalogBuffer
                 try catalogQueue.write { db in
-                    for (lsn, effect) in effects { try CatalogProjection.apply(effect, lsn: lsn, in: db) }
+                    for (lsn, effect) in catalogEffects { try CatalogProjection.apply(effect, lsn: lsn, in: db) }
                 }
             }
+        }
+
+        func flush() throws {
+            inFlight.wait()
+            if let writeError { throw writeError }
+            let buffers = shardBuffers
+            let catalogEffects = catalogBuffer
             shardBuffers = [:]
             catalogBuffer = []
             buffered = 0
+            writer.async(group: inFlight) {
+                do { try write(buffers, catalogEffects) } catch { writeError = error }
+            }
         }
 
         try reader.forEach(from: LSN(1), through: through) { view in
@@ -90,8 +104,13 @@ struct Rebuilder {
                 failure = ShardLogError.incompatible(reason: "LSN \(view.lsn) cannot be replayed: \(error)")
             }
         }
-        if let failure { throw failure }
+        if let failure {
+            inFlight.wait()
+            throw failure
+        }
         try flush()
+        inFlight.wait()
+        if let writeError { throw writeError }
         let appliedThrough = min(through, state.lastLSN)
         for (_, queue) in queues {
             try queue.write { db in
