@@ -277,16 +277,33 @@ struct RebuildCommand: AsyncParsableCommand {
                         throw fail("--as-of must be an LSN or an ISO-8601 time, not \"\(asOf)\"", code: ExitStatus.invalidInput)
                     }
                 }
-                digests = try store.rebuild(asOf: lsn, into: into)
+                digests = try store.rebuild(asOf: lsn, into: into, progress: TerminalProgress.rebuild)
                 if let shard { digests = digests.filter { $0.key == shard } }
+                TerminalProgress.finish()
                 if !self.store.json { print("rebuilt as of LSN \(lsn) into \(into)") }
             } else {
-                digests = try await store.rebuild(shards: shard.map { [$0] })
+                digests = try await store.rebuild(shards: shard.map { [$0] }, progress: TerminalProgress.rebuild)
             }
+            TerminalProgress.finish()
             for (id, digest) in digests.sorted(by: { $0.key < $1.key }) {
                 if self.store.json { printJSON(["shard": id, "digest": digest]) } else { print("\(id)\t\(digest)") }
             }
         }
+    }
+}
+
+/// Progress on standard error when it is a terminal; nothing when piped (scripts read stdout).
+enum TerminalProgress {
+    static let enabled = isatty(2) == 1
+
+    static let rebuild: RebuildProgress = { lsn, last in
+        guard enabled, last.rawValue > 0 else { return }
+        let percent = Int(Double(lsn.rawValue) / Double(last.rawValue) * 100)
+        FileHandle.standardError.write(Data("\rrebuilding: LSN \(lsn) of \(last) (\(percent)%)".utf8))
+    }
+
+    static func finish() {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }
 

@@ -145,10 +145,10 @@ public final class ShardStore: @unchecked Sendable {
     /// Rebuilds shards from the log into fresh files and swaps them in (the caller makes
     /// sure no write is applied meanwhile). The catalog's state is not touched: a rebuild
     /// replays with a state of its own.
-    private func rebuildInPlace(shards: [String], through: LSN) throws {
+    private func rebuildInPlace(shards: [String], through: LSN, progress: RebuildProgress? = nil) throws {
         var targets: [String: String] = [:]
         for shard in shards { targets[shard] = Self.shardPath(dataDirectory, shard) + ".rebuild" }
-        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: nil, through: through)
+        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: nil, through: through) { progress?($0.lsn, $0.lastLSN) }
         for shard in shards {
             let path = Self.shardPath(dataDirectory, shard)
             let old = lock.withLock { projections.removeValue(forKey: shard) }
@@ -165,7 +165,7 @@ public final class ShardStore: @unchecked Sendable {
     /// Rebuilds shards (all when `shards` is nil) from the log and swaps them in atomically.
     /// Writes wait while it runs. Returns each rebuilt shard's digest.
     @discardableResult
-    public func rebuild(shards: [String]? = nil) async throws -> [String: String] {
+    public func rebuild(shards: [String]? = nil, progress: RebuildProgress? = nil) async throws -> [String: String] {
         let refusal: String? = lock.withLock {
             if closed { return "the store is closed" }
             if maintenance { return "a rebuild is already running" }
@@ -177,7 +177,7 @@ public final class ShardStore: @unchecked Sendable {
         await applier.waitUntilIdle()
         let targets = shards ?? shardIDs
         for shard in targets where projection(forShard: shard) == nil { throw ShardLogError.notFound(kind: "shard", id: shard) }
-        try rebuildInPlace(shards: targets, through: log.lastLSN)
+        try rebuildInPlace(shards: targets, through: log.lastLSN, progress: progress)
         var digests: [String: String] = [:]
         for shard in targets { digests[shard] = try projection(forShard: shard)?.digest() }
         return digests
@@ -186,14 +186,16 @@ public final class ShardStore: @unchecked Sendable {
     /// Point-in-time restore (Datomic's as-of): rebuilds every shard and the catalog as of
     /// `lsn` into `directory` (`<directory>/shards/<id>.sqlite`, `<directory>/catalog.sqlite`).
     /// The live store is not touched. Returns each shard's digest at that LSN.
-    public func rebuild(asOf lsn: LSN, into directory: String) throws -> [String: String] {
+    public func rebuild(asOf lsn: LSN, into directory: String, progress: RebuildProgress? = nil) throws -> [String: String] {
         let through = min(lsn, log.lastLSN)
         try FileManager.default.createDirectory(atPath: Self.shardDirectory(directory), withIntermediateDirectories: true)
         // The shards that existed at `through` are only known after the replay: rebuild into
         // every shard id the store has now (version 1 never removes a shard).
         var targets: [String: String] = [:]
         for shard in shardIDs { targets[shard] = Self.shardPath(directory, shard) }
-        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: Self.catalogPath(directory), through: through)
+        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: Self.catalogPath(directory), through: through) {
+            progress?($0.lsn, $0.lastLSN)
+        }
         var digests: [String: String] = [:]
         for (shard, path) in targets {
             let queue = try DatabaseQueue(path: path)
@@ -529,6 +531,9 @@ public final class ShardStore: @unchecked Sendable {
     /// The store's embedding dimension (CMD-013).
     public var embeddingDimension: Int { withState { $0.initialization?.embeddingDimension ?? 0 } }
 }
+
+/// Called as a rebuild goes: the LSN replayed so far and the last LSN it will reach.
+public typealias RebuildProgress = @Sendable (_ lsn: LSN, _ lastLSN: LSN) -> Void
 
 extension StoreState {
     var strategyNeedsCounts: Bool { initialization?.strategy == .directory }
