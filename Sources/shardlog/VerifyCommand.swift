@@ -73,6 +73,7 @@ struct VerifyCommand: ParsableCommand {
                 "commands": summary.commandCount, "lastLSN": summary.lastLSN.rawValue,
                 "chainHead": summary.chainHead.description, "sealed": summary.lastSegmentSealed,
                 "tailBytes": summary.tailByteCount,
+                "rawPayloadBytes": summary.rawPayloadByteCount, "storedPayloadBytes": summary.storedPayloadByteCount,
             ]
             if let reason = summary.tailReason { object["tailReason"] = reason }
             printJSON(object)
