@@ -81,3 +81,24 @@ import Testing
         try await store.close()
     }
 }
+
+@Suite struct EdgeValueTests {
+    /// Empty strings stay empty (not NULL), Unicode and quotes survive, embeddings round-trip exactly.
+    @Test func edgeValuesRoundTrip() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "Zoë \"Z\" 日本")))
+        let memory = MemoryCreation(
+            id: "m", personaId: "p", type: .audio, name: "n", content: "", summary: "", tags: ["", "quote\"d"].filter { !$0.isEmpty },
+            importance: 0, tier: .cold, embedding: [0, -0.0, 1e-38, -3.5], embeddingModel: "e")
+        try await store.execute(.addMemory(memory))
+        let read = try #require(try store.memory(id: "m"))
+        #expect(read.content == "" && read.summary == "" && read.tags == ["quote\"d"] && read.importance == 0)
+        #expect(read.embedding?.map(\.bitPattern) == memory.embedding?.map(\.bitPattern), "bit-exact floats")
+        #expect(try store.persona(id: "p")?.name == "Zoë \"Z\" 日本")
+        let live = try store.digests()
+        #expect(try await store.rebuild() == live)
+        try await store.close()
+    }
+}

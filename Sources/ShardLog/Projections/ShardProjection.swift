@@ -2,6 +2,7 @@ import CommandLog
 import Crypto
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// One shard's SQLite projection (Specs/ProjectionSchema.md): a GRDB `DatabasePool`
 /// (WAL, one writer, a bounded pool of readers).
@@ -79,15 +80,31 @@ final class ShardProjection: Sendable {
             try db.execute(sql: "DELETE FROM memories WHERE persona_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM personas WHERE id = ?", arguments: [id])
         case .insertMemory(let m):
-            try db.cachedStatement(sql: """
+            // The hottest insert (imports, rebuilds): bound through SQLite's C API, which skips
+            // building an argument array of DatabaseValues for every row.
+            let statement = try db.cachedStatement(sql: """
                 INSERT INTO memories (id, persona_id, type, name, content, summary, tags, importance, tier, embedding,
                   embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    m.id, m.personaId, m.type.rawValue, m.name, m.content, m.summary, JSONText.strings(m.tags), m.importance,
-                    m.tier.rawValue, m.embedding.map(EmbeddingBlob.encode), m.embeddingModel, m.accessCount,
-                    m.lastAccessedAt?.rawValue, m.createdAt.rawValue, m.updatedAt.rawValue, m.deletedAt?.rawValue,
-                ])
+                """)
+            var binder = RawBinder(statement.sqliteStatement)
+            binder.text(m.id)
+            binder.text(m.personaId)
+            binder.text(m.type.rawValue)
+            binder.text(m.name)
+            binder.text(m.content)
+            binder.text(m.summary)
+            binder.text(JSONText.strings(m.tags))
+            binder.int(Int64(m.importance))
+            binder.text(m.tier.rawValue)
+            binder.floats(m.embedding)
+            binder.text(m.embeddingModel)
+            binder.int(Int64(m.accessCount))
+            binder.int(m.lastAccessedAt?.rawValue)
+            binder.int(m.createdAt.rawValue)
+            binder.int(m.updatedAt.rawValue)
+            binder.int(m.deletedAt?.rawValue)
+            try binder.step(db)
         case .updateMemory(let patch, let at):
             if let type = patch.type { try db.execute(sql: "UPDATE memories SET type = ? WHERE id = ?", arguments: [type.rawValue, patch.id]) }
             if let name = patch.name { try db.execute(sql: "UPDATE memories SET name = ? WHERE id = ?", arguments: [name, patch.id]) }
@@ -172,4 +189,64 @@ final class ShardProjection: Sendable {
     }
 
     func digest() throws -> String { try pool.read { try Self.digest($0) } }
+}
+
+/// Binds parameters 1, 2, … of a prepared statement with SQLite's C API and runs it.
+/// Used for the hottest inserts only; everything else goes through GRDB's arguments.
+struct RawBinder {
+    private let statement: OpaquePointer
+    private var index: Int32 = 0
+    /// SQLITE_TRANSIENT: SQLite copies the bytes before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(_ statement: OpaquePointer) {
+        self.statement = statement
+        sqlite3_reset(statement)
+    }
+
+    mutating func text(_ value: String?) {
+        index += 1
+        guard var value else {
+            sqlite3_bind_null(statement, index)
+            return
+        }
+        let i = index
+        value.withUTF8 { utf8 in
+            if let base = utf8.baseAddress, utf8.count > 0 {
+                _ = sqlite3_bind_text(statement, i, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(utf8.count), Self.transient)
+            } else {
+                _ = sqlite3_bind_text(statement, i, "", 0, Self.transient)  // an empty string is not NULL
+            }
+        }
+    }
+
+    mutating func int(_ value: Int64?) {
+        index += 1
+        if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
+    }
+
+    /// An embedding as its little-endian f32 blob (Specs/ProjectionSchema.md §2).
+    mutating func floats(_ value: [Float]?) {
+        index += 1
+        guard let value else {
+            sqlite3_bind_null(statement, index)
+            return
+        }
+        let data = EmbeddingBlob.encode(value)
+        let i = index
+        data.withUnsafeBytes { raw in
+            if let base = raw.baseAddress, raw.count > 0 {
+                _ = sqlite3_bind_blob(statement, i, base, Int32(raw.count), Self.transient)
+            } else {
+                _ = sqlite3_bind_zeroblob(statement, i, 0)  // an empty vector is not NULL
+            }
+        }
+    }
+
+    func step(_ db: Database) throws {
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+    }
 }
