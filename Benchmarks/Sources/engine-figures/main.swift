@@ -144,6 +144,20 @@ func bulkInsert(_ rows: [(String, [DatabaseValue])], path: String) throws -> Dou
     return Double(rows.count) / seconds(clock.now - start)
 }
 
+do {
+    // Where a rebuild's time goes: reading and decoding the log alone.
+    var count = 0
+    let start = clock.now
+    try store.forEachLoggedCommand { _ in count += 1 }
+    let readSeconds = seconds(clock.now - start)
+    report("read + check + decode the whole log (\(count) commands)", Double(count) / readSeconds, "cmds/s", extra: ["seconds": readSeconds])
+}
+
+if arguments.contains("--decode-profile") {
+    for _ in 0..<20 { try store.forEachLoggedCommand { _ in } }
+    exit(0)
+}
+
 if arguments.contains("--rebuild-profile") {
     // For `perf record`: rebuild all shards a few times and stop.
     for _ in 0..<5 { _ = try await store.rebuild() }

@@ -105,6 +105,7 @@ public struct LogReader: Sendable {
                     ? CommandLogError.unsupported(position, reason: problem.reason)
                     : CommandLogError.corruption(position, reason: problem.reason)
             }
+            var unitVerifiedThrough = 0  // end offset of the last unit known to be complete
             if let previousSeal {
                 if previousSeal.lastLSN.next != firstLSN {
                     throw CommandLogError.corruption(
@@ -122,10 +123,13 @@ public struct LogReader: Sendable {
                 switch event {
                 case .frame(let header, let offset):
                     lastFrameContinued = header.flags.contains(.continued)
-                    if lastFrameContinued && isLast, try !scanner.unitCompletes() {
-                        summary.tailByteCount = scanner.fileSize - offset
-                        summary.tailReason = "an append of several frames whose last frame is missing"
-                        break segmentLoop
+                    if lastFrameContinued && isLast && scanner.offset > unitVerifiedThrough {
+                        guard let end = try scanner.unitEnd() else {
+                            summary.tailByteCount = scanner.fileSize - offset
+                            summary.tailReason = "an append of several frames whose last frame is missing"
+                            break segmentLoop
+                        }
+                        unitVerifiedThrough = end
                     }
                     summary.frameCount += 1
                     summary.rawPayloadByteCount += header.rawSize

@@ -235,20 +235,22 @@ final class SegmentScanner {
         return false
     }
 
-    /// For a frame just returned with `CONTINUED`: whether the frames after it finish the
-    /// unit inside this file, each with valid magic, sizes and CRC (LOG-072).
-    func unitCompletes() throws -> Bool {
+    /// For a frame just returned with `CONTINUED`: the end offset of the frame that finishes
+    /// its unit inside this file, every frame up to it having valid magic, sizes and CRC;
+    /// nil when the unit is not finished (LOG-072). Callers remember the offset, so a unit
+    /// of k frames is looked ahead once, not k times.
+    func unitEnd() throws -> Int? {
         var position = offset
         while position + FrameHeader.size <= fileSize {
             let headerBytes = try file.read(count: FrameHeader.size, at: position)
             guard headerBytes.withUnsafeBytes({ FrameHeader.hasMagic($0) }), try frameIsIntact(at: position) else {
-                return false
+                return nil
             }
             let header = headerBytes.withUnsafeBytes { FrameHeader.parse($0) }
-            if !header.flags.contains(.continued) { return true }
             position += header.frameSize
+            if !header.flags.contains(.continued) { return position }
         }
-        return false
+        return nil
     }
 
     private func frameIsIntact(at position: Int) throws -> Bool {
