@@ -133,3 +133,22 @@ func randomCommand(_ rng: inout SeededRandom) -> Command {
         #expect(Array(EmbeddingBlob.encode([1])) == [0x00, 0x00, 0x80, 0x3F], "little-endian f32")
     }
 }
+
+@Suite struct ValidationTests {
+    /// CMD-010/CMD-011 on their byte-level fast paths agree with the Unicode definitions.
+    @Test func idsAndNames() {
+        for bad in ["", "a\u{0}b", "tab\t", "\u{7F}", "x\u{85}y", "\u{9F}"] {
+            #expect(throws: CommandRejection.self) { try Validation.id(bad, "id") }
+        }
+        for good in ["p1", "é", "日本語", "\u{A0}nbsp", "🙂", "a-b_c.d"] {
+            #expect(throws: Never.self) { try Validation.id(good, "id") }
+        }
+        for scalar in (0..<0x200).compactMap(Unicode.Scalar.init) {
+            let isControl = scalar.properties.generalCategory == .control
+            let rejected = (try? Validation.id("a\(scalar)b", "id")) == nil
+            #expect(rejected == isControl, "U+\(String(scalar.value, radix: 16))")
+        }
+        for bad in ["", " ", "\t\n", "\u{3000}"] { #expect(throws: CommandRejection.self) { try Validation.name(bad) } }
+        for good in ["A", " x", "\u{3000}y", "Zoë"] { #expect(throws: Never.self) { try Validation.name(good) } }
+    }
+}

@@ -12,14 +12,23 @@ enum Validation {
     static func id(_ id: String, _ what: String) throws(CommandRejection) {
         if id.isEmpty { throw CommandRejection("\(what) is empty") }
         if id.utf8.count > idSizeMax { throw CommandRejection("\(what) is \(id.utf8.count) bytes, limit \(idSizeMax)") }
-        if id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw CommandRejection("\(what) contains a control character")
+        // Control characters (Unicode category Cc) are U+0000–U+001F and U+007F–U+009F:
+        // in UTF-8 the bytes 00–1F and 7F, and C2 followed by 80–9F.
+        var previous: UInt8 = 0
+        for byte in id.utf8 {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte)) {
+                throw CommandRejection("\(what) contains a control character")
+            }
+            previous = byte
         }
     }
 
     /// CMD-011: a name is 1…256 bytes and not only white space.
     static func name(_ name: String) throws(CommandRejection) {
-        if name.allSatisfy(\.isWhitespace) { throw CommandRejection("name is empty") }
+        // Fast path: a name that starts with a printable ASCII character is not all white space.
+        let first = name.utf8.first ?? 0
+        let startsPrintable = first > 0x20 && first < 0x7F
+        if !startsPrintable && name.allSatisfy(\.isWhitespace) { throw CommandRejection("name is empty") }
         if name.utf8.count > nameSizeMax { throw CommandRejection("name is \(name.utf8.count) bytes, limit \(nameSizeMax)") }
     }
 

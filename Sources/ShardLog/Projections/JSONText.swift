@@ -20,6 +20,12 @@ enum JSONText {
         for (i, value) in values.enumerated() {
             if i > 0 { out += "," }
             out += "\""
+            // Fast path: nothing to escape.
+            if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+                out += value
+                out += "\""
+                continue
+            }
             for scalar in value.unicodeScalars {
                 switch scalar {
                 case "\"": out += "\\\""

@@ -83,7 +83,9 @@ struct Rebuilder {
             catalogBuffer = []
             buffered = 0
             writer.async(group: inFlight) {
+                let start = ContinuousClock.now
                 do { try write(buffers, catalogEffects) } catch { writeError = error }
+                Rebuilder.trace("write", ContinuousClock.now - start)
             }
         }
 
@@ -109,7 +111,9 @@ struct Rebuilder {
             throw failure
         }
         try flush()
+        let waitStart = ContinuousClock.now
         inFlight.wait()
+        Self.trace("final wait", ContinuousClock.now - waitStart)
         if let writeError { throw writeError }
         let appliedThrough = min(through, state.lastLSN)
         for (_, queue) in queues {
@@ -138,6 +142,12 @@ struct Rebuilder {
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         return try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    /// `SHARDLOG_REBUILD_TRACE=1` prints where a rebuild's time goes (for profiling).
+    static let tracing = ProcessInfo.processInfo.environment["SHARDLOG_REBUILD_TRACE"] != nil
+    static func trace(_ what: String, _ duration: Duration) {
+        if tracing { FileHandle.standardError.write(Data("rebuild \(what): \(duration)\n".utf8)) }
     }
 
     static func syncFile(_ path: String) throws {
