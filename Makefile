@@ -26,13 +26,13 @@ test: deps
 
 # More seeds and crash rounds than CI runs; use before resolving an issue.
 test-long: deps
-	SHARDLOG_SEEDS=40 SHARDLOG_CRASH_ROUNDS=100 $(SWIFT) test
+	SHARDLOG_SEEDS=200 SHARDLOG_CRASH_ROUNDS=100 SHARDLOG_LEGACY_PERSONAS=1000 SHARDLOG_LEGACY_MEMORIES_PER_PERSONA=100 $(SWIFT) test
 
 bench: deps
-	cd Benchmarks && $(SWIFT) run -c release log-figures
+	cd Benchmarks && $(SWIFT) run -c release log-figures && $(SWIFT) run -c release engine-figures
 
 bench-quick: deps
-	cd Benchmarks && $(SWIFT) run -c release log-figures --quick
+	cd Benchmarks && $(SWIFT) run -c release log-figures --quick && $(SWIFT) run -c release engine-figures --quick
 
 clean:
 	rm -rf .build Benchmarks/.build
