@@ -42,6 +42,10 @@ func crashChildPayload(task: Int, sequence: Int, index: Int) -> [UInt8] {
             process.standardOutput = pipe
             try process.run()
             let delay = Int.random(in: 100...600, using: &rng)
+            // The kill timer starts once the child is ready (it prints "open …" first), so a slow
+            // start on a loaded machine cannot leave a round with nothing written.
+            let firstLine = readLine(from: pipe.fileHandleForReading)
+            #expect(firstLine.hasPrefix("open"), "round \(round): the child started: \(firstLine)")
             try await Task.sleep(for: .milliseconds(delay / 2))
             // While the child appends: a second writer (this process) is locked out, naming
             // the child, and a reader sees a dense, committed prefix whose payloads are right.
@@ -65,7 +69,7 @@ func crashChildPayload(task: Int, sequence: Int, index: Int) -> [UInt8] {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): the child was killed, it did not fail")
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let output = firstLine + String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             var acks = 0
             for line in output.split(separator: "\n") {
                 let parts = line.split(separator: " ")

@@ -119,3 +119,16 @@ func noisyDraft(_ index: Int, size: Int = 300) -> CommandDraft {
     draft.payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
     return draft
 }
+
+/// Reads up to and including the first newline (or to end of file), one byte at a time so
+/// that nothing after the line is consumed.
+func readLine(from handle: FileHandle) -> String {
+    var bytes: [UInt8] = []
+    while true {
+        let data = handle.readData(ofLength: 1)
+        guard let byte = data.first else { break }
+        bytes.append(byte)
+        if byte == UInt8(ascii: "\n") { break }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

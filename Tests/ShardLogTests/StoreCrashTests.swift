@@ -25,11 +25,15 @@ import Testing
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
+            // The kill timer starts once the child is ready (it prints "open …" first), so a slow
+            // start on a loaded machine cannot leave a round with nothing written.
+            let firstLine = readLine(from: pipe.fileHandleForReading)
+            #expect(firstLine.hasPrefix("open"), "round \(round): the child started: \(firstLine)")
             try await Task.sleep(for: .milliseconds(Int.random(in: 300...900, using: &rng)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): killed, not failed")
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let output = firstLine + String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             var acks = 0
             for line in output.split(separator: "\n") {
                 let parts = line.split(separator: " ").map(String.init)

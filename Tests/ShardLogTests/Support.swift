@@ -32,3 +32,16 @@ func smallConfiguration(shards: Int = 4, strategy: ShardingStrategy = .hash) -> 
     configuration.embeddingDimension = 4
     return configuration
 }
+
+/// Reads up to and including the first newline (or to end of file), one byte at a time so
+/// that nothing after the line is consumed.
+func readLine(from handle: FileHandle) -> String {
+    var bytes: [UInt8] = []
+    while true {
+        let data = handle.readData(ofLength: 1)
+        guard let byte = data.first else { break }
+        bytes.append(byte)
+        if byte == UInt8(ascii: "\n") { break }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
