@@ -122,3 +122,33 @@ import Testing
         try await store.close()
     }
 }
+
+@Suite struct ProjectionLossTests {
+    /// README: everything but log/ can be deleted and is rebuilt from the log on the next open.
+    @Test(arguments: [["catalog.sqlite"], ["catalog.sqlite", "shards"], ["shards"]])
+    func deletedProjectionsComeBack(deleted: [String]) async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        for p in 0..<8 {
+            try await store.execute(.createPersona(PersonaCreation(id: "p\(p)", shard: "", name: "P", isActive: p == 5)))
+            try await store.execute(.addMemory(MemoryCreation(id: "m\(p)", personaId: "p\(p)", name: "n", content: "c")))
+            try await store.execute(.createConversation(id: "c\(p)", personaId: "p\(p)", title: "t"))
+            try await store.execute(.addMessage(conversationId: "c\(p)", role: .user, content: "hi"))
+        }
+        let digests = try store.digests()
+        try await store.close()
+        for name in deleted {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir.store + "/" + name + suffix) }
+        }
+        let reopened = try await ShardStore.open(at: dir.store)
+        #expect(try reopened.digests() == digests)
+        #expect(try reopened.activePersona()?.id == "p5" && reopened.shardForPersona("p3") != nil)
+        await #expect(throws: ShardLogError.self) {
+            try await reopened.execute(.createPersona(PersonaCreation(id: "p1", shard: "", name: "again")))
+        }
+        try await reopened.execute(.addMessage(conversationId: "c2", role: .assistant, content: "second"))
+        #expect(try reopened.conversation(id: "c2")?.messages.map(\.sequence) == [1, 2])
+        try await reopened.close()
+    }
+}

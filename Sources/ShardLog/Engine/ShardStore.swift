@@ -56,7 +56,9 @@ public final class ShardStore: @unchecked Sendable {
         self.state = state
         self.projections = projections
         self.nextLSN = log.lastLSN.next
-        self.applier = Applier(nextLSN: state.lastLSN.next) { [unowned self] units in try self.write(units) }
+        // The next LSN to apply is the log's next: `open` brings every projection up to the
+        // log (catch-up) before the first write, whatever LSN the catalog had reached.
+        self.applier = Applier(nextLSN: log.lastLSN.next) { [unowned self] units in try self.write(units) }
     }
 
     // MARK: - Opening
@@ -111,10 +113,10 @@ public final class ShardStore: @unchecked Sendable {
         let from = state.lastLSN.next
         let end = log.lastLSN
         var behind: [String] = []
-        var applied: [String: LSN] = [:]
+        let applied = AppliedLSNs()
         for (id, projection) in projections {
             let lsn = try projection.appliedLSN()
-            if lsn < state.lastLSN { behind.append(id) } else { applied[id] = lsn }
+            if lsn < state.lastLSN { behind.append(id) } else { applied.byShard[id] = lsn }
             if lsn > end {
                 throw ShardLogError.projectionDamaged(shard: id, reason: "it has applied LSN \(lsn) but the log ends at \(end)")
             }
@@ -125,7 +127,7 @@ public final class ShardStore: @unchecked Sendable {
         var replayError: (any Error)?
         func flush() throws {
             guard let first = batch.first, let last = batch.last else { return }
-            try write([Applier.Unit(range: first.lsn...last.lsn, effects: batch)], appliedBefore: applied)
+            try write([Applier.Unit(range: first.lsn...last.lsn, effects: batch)], skipping: applied)
             batch = []
         }
         try log.reader.forEach(from: from, through: end) { view in
@@ -367,7 +369,13 @@ public final class ShardStore: @unchecked Sendable {
     /// Applies a batch of consecutive units: every shard first (each in one transaction that
     /// also advances its applied LSN, touched or not), the catalog last, so the catalog's
     /// applied LSN never passes a shard's (PROJ-002).
-    private func write(_ units: [Applier.Unit], appliedBefore: [String: LSN] = [:]) throws {
+    /// What catch-up must not apply twice: each shard's applied LSN when catch-up began
+    /// (shards created during catch-up are added as their databases are opened).
+    final class AppliedLSNs {
+        var byShard: [String: LSN] = [:]
+    }
+
+    private func write(_ units: [Applier.Unit], skipping applied: AppliedLSNs? = nil) throws {
         guard let last = units.last?.range.upperBound else { return }
         // A command that creates shards (initializeStore) creates their databases first.
         for unit in units {
@@ -375,6 +383,9 @@ public final class ShardStore: @unchecked Sendable {
                 for case .initialize(let initialization) in effects.catalog {
                     for shard in initialization.shards where projection(forShard: shard) == nil {
                         let projection = try ShardProjection(id: shard, path: Self.shardPath(dataDirectory, shard))
+                        // A database that survived its catalog (catch-up after the catalog was lost)
+                        // already holds what it applied: catch-up must skip those commands.
+                        if let applied { applied.byShard[shard] = try projection.appliedLSN() }
                         lock.withLock { self.projections[shard] = projection }
                     }
                 }
@@ -388,7 +399,7 @@ public final class ShardStore: @unchecked Sendable {
         for unit in units {
             for (lsn, effects) in unit.effects {
                 for (shard, effect) in effects.shards {
-                    if let applied = appliedBefore[shard], applied >= lsn { continue }
+                    if let done = applied?.byShard[shard], done >= lsn { continue }
                     perShard[shard, default: []].append(effect)
                 }
                 for effect in effects.catalog { catalogEffects.append((lsn, effect)) }
