@@ -73,14 +73,20 @@ let package = Package(
             dependencies: ["ShardLog", "CommandLog"],
             swiftSettings: strict
         ),
+        // Helpers both test targets share (temporary directories, seeded randomness).
+        .target(
+            name: "ShardLogTestSupport",
+            path: "Tests/ShardLogTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ShardLogTests",
-            dependencies: ["ShardLog", "CommandLog", "shardlog", "shardstore-crash-child"],
+            dependencies: ["ShardLog", "CommandLog", "ShardLogTestSupport", "shardlog", "shardstore-crash-child"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CommandLogTests",
-            dependencies: ["CommandLog", "ShardLogCRC32C", "commandlog-crash-child"],
+            dependencies: ["CommandLog", "ShardLogCRC32C", "ShardLogTestSupport", "commandlog-crash-child"],
             swiftSettings: strict
         ),
     ]

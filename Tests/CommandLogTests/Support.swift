@@ -2,41 +2,7 @@ import Foundation
 import Testing
 
 @testable import CommandLog
-
-/// A fresh temporary directory per test (GRDB's habit), removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array((NSTemporaryDirectory() + "/shardlog-test-XXXXXX").utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(created != nil, "mkdtemp failed")
-        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    var logPath: String { path + "/log" }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// SplitMix64: a small seeded generator so that every random test replays from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Seeds for randomized tests: `SHARDLOG_SEEDS` (a count) widens a local run; CI keeps the default.
-func testSeeds(default count: Int) -> [UInt64] {
-    let n = ProcessInfo.processInfo.environment["SHARDLOG_SEEDS"].flatMap(Int.init) ?? count
-    return (0..<n).map { UInt64($0) &* 7919 &+ 17 }
-}
+@_exported import ShardLogTestSupport
 
 /// A realistic-looking random command: JSON-ish text payloads compress like the engine's.
 func randomDraft(_ rng: inout SeededRandom, index: Int) -> CommandDraft {
@@ -106,10 +72,6 @@ func frameOffsets(_ bytes: [UInt8]) -> [Int] {
     return offsets
 }
 
-/// The directory holding the built products (the test binary, `shardlog`, the crash child).
-var productsDirectory: URL {
-    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-}
 
 /// A draft whose payload is pseudo-random bytes: barely compressible, so small
 /// segment sizes roll after a predictable number of commands.
@@ -118,17 +80,4 @@ func noisyDraft(_ index: Int, size: Int = 300) -> CommandDraft {
     var draft = simpleDraft(index, size: 0)
     draft.payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
     return draft
-}
-
-/// Reads up to and including the first newline (or to end of file), one byte at a time so
-/// that nothing after the line is consumed.
-func readLine(from handle: FileHandle) -> String {
-    var bytes: [UInt8] = []
-    while true {
-        let data = handle.readData(ofLength: 1)
-        guard let byte = data.first else { break }
-        bytes.append(byte)
-        if byte == UInt8(ascii: "\n") { break }
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }

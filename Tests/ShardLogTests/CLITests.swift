@@ -4,8 +4,6 @@ import Testing
 
 @testable import ShardLog
 
-/// The directory holding the built products (the test binary and `shardlog`).
-var productsDirectory: URL { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent() }
 
 /// Runs the built `shardlog` executable.
 func runShardLog(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -3,19 +3,6 @@ import Testing
 
 @testable import ShardLog
 
-/// SplitMix64 for reproducible random commands.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func randomText(_ rng: inout SeededRandom, max: Int = 40) -> String {
     let pieces = ["a", "tea", "Ünïcødé", "日本", "🙂", " ", "memory", "\"quoted\"", "line\nbreak"]
     return (0..<Int.random(in: 0...max, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()

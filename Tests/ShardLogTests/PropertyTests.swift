@@ -85,7 +85,7 @@ import Testing
         #expect(try store.persona(id: "ghost") == nil && store.memory(id: "ghost") == nil)
     }
 
-    @Test(arguments: testSeeds(default: 12))
+    @Test(arguments: engineSeeds(default: 12))
     func randomSequencesMatchTheModelAndRebuildEqualsLive(seed: UInt64) async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
