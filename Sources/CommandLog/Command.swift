@@ -27,6 +27,21 @@ public struct CommandDraft: Hashable, Sendable {
     public var typeVersion: UInt16
     public var payload: [UInt8]
 
+    /// Why an envelope breaks LOG-060's size limits, or nil. Callers that build drafts late
+    /// (the engine checks envelopes before it changes any state) use it to check early.
+    public static func envelopeProblem(actor: String, reason: String?, commandID: String?) -> String? {
+        if actor.utf8.count > Limits.actorSizeMax {
+            return "actor is \(actor.utf8.count) bytes, limit \(Limits.actorSizeMax)"
+        }
+        if let reason, reason.utf8.count > Limits.reasonSizeMax {
+            return "reason is \(reason.utf8.count) bytes, limit \(Limits.reasonSizeMax)"
+        }
+        if let commandID, commandID.utf8.count > Limits.commandIDSizeMax {
+            return "command id is \(commandID.utf8.count) bytes, limit \(Limits.commandIDSizeMax)"
+        }
+        return nil
+    }
+
     public init(
         timestamp: Timestamp, actor: String, reason: String? = nil, commandID: String? = nil,
         typeTag: UInt16, typeVersion: UInt16 = 1, payload: [UInt8]

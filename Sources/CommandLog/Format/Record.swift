@@ -8,14 +8,8 @@ enum RecordLayout {
     /// Checks a draft against LOG-060's limits before it is queued (LOG-140).
     static func validate(_ draft: CommandDraft) -> String? {
         if draft.typeTag == 0 { return "type tag 0 is reserved" }
-        if draft.actor.utf8.count > Limits.actorSizeMax {
-            return "actor is \(draft.actor.utf8.count) bytes, limit \(Limits.actorSizeMax)"
-        }
-        if let reason = draft.reason, reason.utf8.count > Limits.reasonSizeMax {
-            return "reason is \(reason.utf8.count) bytes, limit \(Limits.reasonSizeMax)"
-        }
-        if let id = draft.commandID, id.utf8.count > Limits.commandIDSizeMax {
-            return "command id is \(id.utf8.count) bytes, limit \(Limits.commandIDSizeMax)"
+        if let problem = CommandDraft.envelopeProblem(actor: draft.actor, reason: draft.reason, commandID: draft.commandID) {
+            return problem
         }
         if draft.payload.count > Limits.commandPayloadSizeMax {
             return "payload is \(draft.payload.count) bytes, limit \(Limits.commandPayloadSizeMax)"

@@ -242,7 +242,7 @@ public final class CommandLog: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty && !closing {
-                if case .interval(let interval) = configuration.durability, unsyncedLSN > syncedLSNUnlocked {
+                if case .interval(let interval) = configuration.durability, unsyncedLSN > syncedLSN {
                     let deadline = lastSync + interval
                     let remaining = deadline - ContinuousClock.now
                     if remaining <= .zero { break }
@@ -278,8 +278,6 @@ public final class CommandLog: @unchecked Sendable {
             }
         }
     }
-
-    private var syncedLSNUnlocked: LSN { syncedLSN }
 
     private func flush(_ units: [PendingUnit]) {
         do {

@@ -21,7 +21,6 @@ final class FrameEncoder {
     private var planCount = 0
     private var compressed: [[UInt8]] = []
     private var storedSizes: [Int] = []
-    private var lz4Flags: [Bool] = []
 
     init(compression: Compression) {
         self.compression = compression
@@ -91,7 +90,6 @@ final class FrameEncoder {
     func compressAll() {
         while compressed.count < planCount { compressed.append([]) }
         storedSizes = Array(repeating: 0, count: planCount)
-        lz4Flags = Array(repeating: false, count: planCount)
         guard compression == .lz4 else { return }
         var totalRaw = 0
         for i in 0..<planCount {
@@ -124,7 +122,6 @@ final class FrameEncoder {
                 }
             }
         }
-        for i in 0..<count { lz4Flags[i] = storedSizes[i] > 0 }
     }
 
     // MARK: Sealing
@@ -133,7 +130,8 @@ final class FrameEncoder {
     func seal(_ index: Int, chain: ChainHash, into output: inout [UInt8]) -> ChainHash {
         let plan = plans[index]
         precondition(plan.count > 0, "an empty frame is never written")
-        let lz4 = compression == .lz4 && lz4Flags[index]
+        // A stored size of 0 means "keep raw" (compressAll, LOG-031): no LZ4 frame is empty.
+        let lz4 = compression == .lz4 && storedSizes[index] > 0
         let storedSize = lz4 ? storedSizes[index] : plan.raw.count
         var flags: FrameHeader.Flags = plan.continued ? [.continued] : []
         if lz4 { flags.insert(.lz4) }

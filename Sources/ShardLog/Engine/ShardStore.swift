@@ -36,12 +36,9 @@ public final class ShardStore: @unchecked Sendable {
 
     /// LOG-060's envelope limits, checked before the state changes.
     static func envelopeProblem(_ envelope: Envelope) -> String? {
-        if envelope.actor.utf8.count > Limits.actorSizeMax { return "actor is longer than \(Limits.actorSizeMax) bytes" }
-        if let reason = envelope.reason, reason.utf8.count > Limits.reasonSizeMax { return "reason is longer than \(Limits.reasonSizeMax) bytes" }
-        if let id = envelope.commandID, id.isEmpty || id.utf8.count > Limits.commandIDSizeMax {
-            return "command id must be 1…\(Limits.commandIDSizeMax) bytes"
-        }
-        return nil
+        // The engine adds one rule of its own: an idempotency key may not be empty (CMD-016).
+        if envelope.commandID?.isEmpty == true { return "command id is empty" }
+        return CommandDraft.envelopeProblem(actor: envelope.actor, reason: envelope.reason, commandID: envelope.commandID)
     }
 
     static func logDirectory(_ dataDirectory: String) -> String { dataDirectory + "/log" }
