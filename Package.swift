@@ -81,7 +81,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ShardLogTests",
-            dependencies: ["ShardLog", "CommandLog", "ShardLogTestSupport", "shardlog", "shardstore-crash-child"],
+            dependencies: [
+                "ShardLog", "CommandLog", "ShardLogTestSupport", "shardlog", "shardstore-crash-child",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -282,7 +282,8 @@ struct RebuildCommand: AsyncParsableCommand {
                 TerminalProgress.finish()
                 if !self.store.json { print("rebuilt as of LSN \(lsn) into \(into)") }
             } else {
-                digests = try await store.rebuild(shards: shard.map { [$0] }, progress: TerminalProgress.rebuild)
+                try await store.rebuild(shards: shard.map { [$0] }, progress: TerminalProgress.rebuild)
+                digests = try store.digests().filter { shard == nil || $0.key == shard }
             }
             TerminalProgress.finish()
             for (id, digest) in digests.sorted(by: { $0.key < $1.key }) {

@@ -74,6 +74,46 @@ func randomCommand(_ rng: inout SeededRandom) -> Command {
         }
     }
 
+    /// ENG-022: a skim keeps ids, enums and numbers, empties exactly the bulk fields, and
+    /// rejects the same truncations and trailing bytes as a full decode.
+    @Test func skimmingKeepsIdsAndChecksFraming() throws {
+        func skim(_ command: Command, _ bytes: [UInt8]) throws -> Command {
+            try bytes.withUnsafeBytes { raw in
+                try Command.decode(typeTag: command.typeTag, typeVersion: 1, payload: raw, skippingBulk: true)
+            }
+        }
+        func emptied(_ command: Command) -> Command {
+            switch command {
+            case .addMemory(var m):
+                (m.name, m.content, m.tags) = ("", "", [])
+                m.summary = m.summary.map { _ in "" }
+                m.embedding = m.embedding.map { _ in [] }
+                m.embeddingModel = m.embeddingModel.map { _ in "" }
+                return .addMemory(m)
+            case .updateMemory(var p):
+                p.name = p.name.map { _ in "" }
+                p.content = p.content.map { _ in "" }
+                p.summary = p.summary.map { _ in "" }
+                p.tags = p.tags.map { _ in [] }
+                return .updateMemory(p)
+            case .updateMemoryEmbedding(let id, _, let model): return .updateMemoryEmbedding(id: id, embedding: [], model: model.map { _ in "" })
+            case .addMessage(let conversationID, let role, _): return .addMessage(conversationId: conversationID, role: role, content: "")
+            default: return command
+            }
+        }
+        var rng = SeededRandom(seed: 13)
+        for _ in 0..<400 {
+            let command = randomCommand(&rng)
+            let bytes = command.encodedPayload()
+            #expect(try skim(command, bytes) == emptied(command))
+            #expect(command.hasBulkFields == [7, 8, 11, 14].contains(command.typeTag))
+            for cut in 0..<bytes.count {
+                #expect(throws: PayloadError.self) { _ = try skim(command, Array(bytes[..<cut])) }
+            }
+            #expect(throws: PayloadError.self) { _ = try skim(command, bytes + [0]) }
+        }
+    }
+
     /// CMD-002: unknown tags and versions are refused, not skipped.
     @Test func unknownTagsAndVersionsAreRefused() {
         let bytes = Command.deletePersona(id: "p").encodedPayload()

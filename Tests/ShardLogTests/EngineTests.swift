@@ -38,7 +38,8 @@ import Testing
         #expect(reopened.lastLSN == lastLSN)
         #expect(try reopened.digests() == digests)
         #expect(try reopened.memory(id: "m7")?.importance == 35)
-        let rebuilt = try await reopened.rebuild()
+        try await reopened.rebuild()
+        let rebuilt = try reopened.digests()
         #expect(rebuilt == digests, "rebuild equals live")
         #expect(try reopened.personaMemories("alice").count == 20)
         try await reopened.close()
@@ -98,7 +99,8 @@ import Testing
         #expect(read.embedding?.map(\.bitPattern) == memory.embedding?.map(\.bitPattern), "bit-exact floats")
         #expect(try store.persona(id: "p")?.name == "Zoë \"Z\" 日本")
         let live = try store.digests()
-        #expect(try await store.rebuild() == live)
+        try await store.rebuild()
+        #expect(try store.digests() == live)
         try await store.close()
     }
 }

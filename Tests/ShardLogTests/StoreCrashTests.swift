@@ -68,7 +68,8 @@ import Testing
             try await store.execute(.createPersona(PersonaCreation(id: "after-round-\(round)", shard: "", name: "check")))
             personas.insert("after-round-\(round)")
             let live = try store.digests()
-            #expect(try await store.rebuild() == live, "round \(round): rebuild equals live")
+            try await store.rebuild()
+            #expect(try store.digests() == live, "round \(round): rebuild equals live")
             try await store.close()
         }
     }

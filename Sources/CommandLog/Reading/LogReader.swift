@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+
 /// What a full read of the log found (LOG-110).
 public struct LogSummary: Hashable, Sendable {
     public var segmentCount = 0
@@ -36,6 +39,10 @@ public struct LogReader: Sendable {
 
     /// Calls `body` for each committed command with `from ≤ LSN ≤ through` (through
     /// the end when `through` is nil), in LSN order. The view is valid only during the call.
+    ///
+    /// Reading runs ahead of `body` on a second thread (`Prefetcher`): frames are read,
+    /// checked and decompressed there while `body` works on earlier ones. What `body` sees,
+    /// and where an error is thrown, are the same as for a plain sequential read.
     @discardableResult
     public func forEach(
         from: LSN = LSN(1), through: LSN? = nil, _ body: (CommandView) throws -> Void
@@ -79,8 +86,53 @@ public struct LogReader: Sendable {
         return LogPosition(segment: segment.name, offset: 0, lsn: lsn)
     }
 
+    /// Reads frames on a `Prefetcher` thread and delivers their records here, in order.
     private func traverse(
         from: LSN, through: LSN?, decodeAll: Bool, _ body: (CommandView) throws -> Void
+    ) throws -> LogSummary {
+        let prefetcher = Prefetcher()
+        let reader = self
+        let producer = DispatchGroup()
+        nonisolated(unsafe) var summary = LogSummary()
+        // A thread of its own, not a Dispatch worker: a caller blocked in `take` on every
+        // worker of a 2-core pool must not keep its reader from running.
+        producer.enter()
+        let thread = Thread {
+            do {
+                summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll) { header, position, raw in
+                    try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: Array(raw)))
+                }
+                prefetcher.finish(nil)
+            } catch {
+                prefetcher.finish(error)
+            }
+            producer.leave()
+        }
+        thread.name = "shardlog.log-reader"
+        thread.start()
+        defer {
+            prefetcher.cancel()
+            producer.wait()
+        }
+        while let frame = try prefetcher.take() {
+            let problem = try frame.raw.withUnsafeBytes { raw in
+                try CommandView.forEach(in: raw, count: frame.header.count, firstLSN: frame.header.firstLSN) { view in
+                    let lsn = view.lsn
+                    if lsn >= from, through.map({ lsn <= $0 }) ?? true { try body(view) }
+                }
+            }
+            if let problem { throw CommandLogError.corruption(frame.position, reason: problem) }
+        }
+        producer.wait()
+        return summary
+    }
+
+    /// Walks the segments frame by frame, checking each (LOG-021, LOG-051), and calls
+    /// `frameBody` with the raw payload of each frame that holds a wanted LSN (every frame
+    /// with `decodeAll`). Records are checked by whoever decodes the payload.
+    private func traverseFrames(
+        from: LSN, through: LSN?, decodeAll: Bool,
+        _ frameBody: (FrameHeader, LogPosition, UnsafeRawBufferPointer) throws -> Void
     ) throws -> LogSummary {
         var summary = LogSummary()
         let segments = try SegmentName.list(in: directory)
@@ -138,15 +190,13 @@ public struct LogReader: Sendable {
                     summary.lastLSN = header.lastLSN
                     let wanted = header.lastLSN >= from && (through.map { header.firstLSN <= $0 } ?? true)
                     if wanted || decodeAll {
-                        let problem = try scanner.forEachRecord(header) { view in
-                            summary.commandCount += 1
-                            let lsn = view.lsn
-                            if lsn >= from, through.map({ lsn <= $0 }) ?? true { try body(view) }
+                        let position = LogPosition(segment: name, offset: offset, lsn: header.firstLSN)
+                        let problem = try scanner.withRawPayload(header) { raw in
+                            try frameBody(header, position, raw)
+                            return nil
                         }
-                        if let problem {
-                            throw CommandLogError.corruption(
-                                LogPosition(segment: name, offset: offset, lsn: header.firstLSN), reason: problem)
-                        }
+                        if let problem { throw CommandLogError.corruption(position, reason: problem) }
+                        summary.commandCount += header.count
                     }
                     if let through, header.lastLSN >= through, !decodeAll {
                         summary.lastLSN = header.lastLSN
@@ -180,5 +230,75 @@ public struct LogReader: Sendable {
             }
         }
         return summary
+    }
+}
+
+/// The hand-off between a reading thread and the caller of `LogReader.forEach`: a
+/// bounded queue of decompressed frames (LOG-122: at most `byteCapacity` bytes, or one
+/// frame when a frame is larger), then the reader's end or error.
+final class Prefetcher: @unchecked Sendable {
+    struct Frame {
+        var header: FrameHeader
+        var position: LogPosition
+        var raw: [UInt8]
+    }
+    private struct Cancelled: Error {}
+
+    static let byteCapacity = 4 * 1024 * 1024
+    private let condition = NSCondition()
+    private var frames: [Frame] = []
+    private var head = 0
+    private var bytes = 0
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+
+    /// Waits for room, then queues `frame`. Throws when the consumer has stopped.
+    func put(_ frame: Frame) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        while !cancelled && bytes > 0 && bytes + frame.raw.count > Self.byteCapacity { condition.wait() }
+        if cancelled { throw Cancelled() }
+        frames.append(frame)
+        bytes += frame.raw.count
+        condition.broadcast()
+    }
+
+    /// The reader is done: `error` (if any) is thrown to the consumer after the last frame.
+    func finish(_ error: (any Error)?) {
+        condition.lock()
+        defer { condition.unlock() }
+        finished = true
+        if !(error is Cancelled) { failure = error }
+        condition.broadcast()
+    }
+
+    /// The next frame; nil at the end; the reader's error once the frames before it are taken.
+    func take() throws -> Frame? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == frames.count && !finished { condition.wait() }
+        if head < frames.count {
+            let frame = frames[head]
+            frames[head].raw = []  // the queue's copy would keep the bytes alive
+            head += 1
+            bytes -= frame.raw.count
+            if head == frames.count {
+                frames.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            condition.broadcast()
+            return frame
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// The consumer stops early: the reader's next `put` throws.
+    func cancel() {
+        condition.lock()
+        defer { condition.unlock() }
+        cancelled = true
+        condition.broadcast()
     }
 }

@@ -93,25 +93,26 @@ final class SegmentScanner {
     /// Decodes the frame last returned by `next()` and calls `body` for each record.
     /// Returns a reason when the payload does not decode into the header's records.
     func forEachRecord(_ header: FrameHeader, _ body: (CommandView) throws -> Void) rethrows -> String? {
-        if header.flags.contains(.lz4) {
-            if raw.count < header.rawSize { raw = [UInt8](repeating: 0, count: header.rawSize) }
-            let problem: String? = buffer.withUnsafeBytes { source in
-                raw.withUnsafeMutableBytes { destination in
-                    lz4.decompress(
-                        UnsafeRawBufferPointer(rebasing: source[lastPayloadRange]),
-                        into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<header.rawSize]))
-                }
-            }
-            if let problem { return problem }
-            return try raw.withUnsafeBytes {
-                try CommandView.forEach(
-                    in: UnsafeRawBufferPointer(rebasing: $0[0..<header.rawSize]), count: header.count,
-                    firstLSN: header.firstLSN, body)
+        try withRawPayload(header) { raw in
+            try CommandView.forEach(in: raw, count: header.count, firstLSN: header.firstLSN, body)
+        }
+    }
+
+    /// Calls `body` with the raw (decompressed) payload of the frame last returned by
+    /// `next()`, valid during the call; returns `body`'s result, or why the payload does
+    /// not decompress to the header's raw size.
+    func withRawPayload(_ header: FrameHeader, _ body: (UnsafeRawBufferPointer) throws -> String?) rethrows -> String? {
+        guard header.flags.contains(.lz4) else { return try withPayload(body) }
+        if raw.count < header.rawSize { raw = [UInt8](repeating: 0, count: header.rawSize) }
+        let problem: String? = buffer.withUnsafeBytes { source in
+            raw.withUnsafeMutableBytes { destination in
+                lz4.decompress(
+                    UnsafeRawBufferPointer(rebasing: source[lastPayloadRange]),
+                    into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<header.rawSize]))
             }
         }
-        return try withPayload {
-            try CommandView.forEach(in: $0, count: header.count, firstLSN: header.firstLSN, body)
-        }
+        if let problem { return problem }
+        return try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.rawSize])) }
     }
 
     /// The next frame, seal or end. A frame is checked for CRC, fields, padding, LSN and

@@ -117,12 +117,31 @@ extension Command {
         return w.bytes
     }
 
+    /// The commands whose bulk fields `decode(_:skippingBulk:)` can skip.
+    var hasBulkFields: Bool {
+        switch self {
+        case .addMemory, .updateMemory, .updateMemoryEmbedding, .addMessage: true
+        default: false
+        }
+    }
+
     /// Decodes a payload (CMD-001, CMD-002).
     public static func decode(typeTag: UInt16, typeVersion: UInt16, payload: UnsafeRawBufferPointer) throws(PayloadError) -> Command {
+        try decode(typeTag: typeTag, typeVersion: typeVersion, payload: payload, skippingBulk: false)
+    }
+
+    /// Decodes a payload (CMD-001, CMD-002). With `skippingBulk`, the bulk fields of
+    /// addMemory, updateMemory, updateMemoryEmbedding and addMessage (texts other than ids,
+    /// tags, embeddings) are checked for framing but come back empty: for a rebuild that
+    /// needs only the ids of commands whose rows it does not write (ENG-022).
+    static func decode(
+        typeTag: UInt16, typeVersion: UInt16, payload: UnsafeRawBufferPointer, skippingBulk: Bool
+    ) throws(PayloadError) -> Command {
         guard typeVersion == 1 else {
             throw PayloadError("type \(typeTag) version \(typeVersion) is unknown to this ShardLog (written by a newer one?)")
         }
         var r = PayloadReader(payload)
+        r.skipsBulk = skippingBulk
         let command: Command
         switch typeTag {
         case 1:
@@ -156,34 +175,34 @@ extension Command {
             command = .addMemory(
                 MemoryCreation(
                     id: try r.string("id"), personaId: try r.string("personaId"), type: try MemoryType(code: r.u8("type")),
-                    name: try r.string("name"), content: try r.string("content"),
-                    summary: try r.optional("summary") { (r: inout PayloadReader) throws(PayloadError) in try r.string("summary") },
-                    tags: try r.strings("tags"), importance: Int(try r.u8("importance")), tier: try MemoryTier(code: r.u8("tier")),
-                    embedding: try r.optional("embedding") { (r: inout PayloadReader) throws(PayloadError) in try r.vector("embedding") },
-                    embeddingModel: try r.optional("embeddingModel") { (r: inout PayloadReader) throws(PayloadError) in try r.string("embeddingModel") }))
+                    name: try r.bulkString("name"), content: try r.bulkString("content"),
+                    summary: try r.optional("summary") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkString("summary") },
+                    tags: try r.bulkStrings("tags"), importance: Int(try r.u8("importance")), tier: try MemoryTier(code: r.u8("tier")),
+                    embedding: try r.optional("embedding") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkVector("embedding") },
+                    embeddingModel: try r.optional("embeddingModel") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkString("embeddingModel") }))
         case 8:
             command = .updateMemory(
                 MemoryPatch(
                     id: try r.string("id"),
                     type: try r.optional("type") { (r: inout PayloadReader) throws(PayloadError) in try MemoryType(code: r.u8("type")) },
-                    name: try r.optional("name") { (r: inout PayloadReader) throws(PayloadError) in try r.string("name") },
-                    content: try r.optional("content") { (r: inout PayloadReader) throws(PayloadError) in try r.string("content") },
-                    summary: try r.optional("summary") { (r: inout PayloadReader) throws(PayloadError) in try r.string("summary") },
-                    tags: try r.optional("tags") { (r: inout PayloadReader) throws(PayloadError) in try r.strings("tags") },
+                    name: try r.optional("name") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkString("name") },
+                    content: try r.optional("content") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkString("content") },
+                    summary: try r.optional("summary") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkString("summary") },
+                    tags: try r.optional("tags") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkStrings("tags") },
                     importance: try r.optional("importance") { (r: inout PayloadReader) throws(PayloadError) in Int(try r.u8("importance")) }))
         case 9: command = .setMemoryTier(id: try r.string("id"), tier: try MemoryTier(code: r.u8("tier")))
         case 10: command = .markMemoryAccessed(id: try r.string("id"))
         case 11:
             command = .updateMemoryEmbedding(
-                id: try r.string("id"), embedding: try r.vector("embedding"),
-                model: try r.optional("embeddingModel") { (r: inout PayloadReader) throws(PayloadError) in try r.string("embeddingModel") })
+                id: try r.string("id"), embedding: try r.bulkVector("embedding"),
+                model: try r.optional("embeddingModel") { (r: inout PayloadReader) throws(PayloadError) in try r.bulkString("embeddingModel") })
         case 12: command = .deleteMemory(id: try r.string("id"))
         case 13:
             command = .createConversation(id: try r.string("id"), personaId: try r.string("personaId"), title: try r.string("title"))
         case 14:
             command = .addMessage(
                 conversationId: try r.string("conversationId"), role: try MessageRole(code: r.u8("role")),
-                content: try r.string("content"))
+                content: try r.bulkString("content"))
         case 15: command = .deleteConversation(id: try r.string("id"))
         case 16:
             command = .setMemoryAccess(
@@ -200,6 +219,10 @@ extension Command {
 
     /// Decodes the command of a log record.
     public static func decode(_ view: CommandView) throws(PayloadError) -> Command {
-        try decode(typeTag: view.typeTag, typeVersion: view.typeVersion, payload: view.payload)
+        try decode(typeTag: view.typeTag, typeVersion: view.typeVersion, payload: view.payload, skippingBulk: false)
+    }
+
+    static func decode(_ view: CommandView, skippingBulk: Bool) throws(PayloadError) -> Command {
+        try decode(typeTag: view.typeTag, typeVersion: view.typeVersion, payload: view.payload, skippingBulk: skippingBulk)
     }
 }

@@ -49,66 +49,91 @@ struct PayloadReader {
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    private mutating func take(_ count: Int, _ what: String) throws(PayloadError) -> UnsafeRawBufferPointer {
-        guard count >= 0, bytes.count - offset >= count else { throw PayloadError("\(what) is cut short by the end of the payload") }
+    private mutating func take(_ count: Int, _ what: @autoclosure () -> String) throws(PayloadError) -> UnsafeRawBufferPointer {
+        guard count >= 0, bytes.count - offset >= count else { throw PayloadError("\(what()) is cut short by the end of the payload") }
         defer { offset += count }
         return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
     }
 
-    mutating func u8(_ what: String) throws(PayloadError) -> UInt8 { try take(1, what)[0] }
-    mutating func u16(_ what: String) throws(PayloadError) -> UInt16 {
-        UInt16(littleEndian: try take(2, what).loadUnaligned(as: UInt16.self))
+    mutating func u8(_ what: @autoclosure () -> String) throws(PayloadError) -> UInt8 { try take(1, what())[0] }
+    mutating func u16(_ what: @autoclosure () -> String) throws(PayloadError) -> UInt16 {
+        UInt16(littleEndian: try take(2, what()).loadUnaligned(as: UInt16.self))
     }
-    mutating func u32(_ what: String) throws(PayloadError) -> UInt32 {
-        UInt32(littleEndian: try take(4, what).loadUnaligned(as: UInt32.self))
+    mutating func u32(_ what: @autoclosure () -> String) throws(PayloadError) -> UInt32 {
+        UInt32(littleEndian: try take(4, what()).loadUnaligned(as: UInt32.self))
     }
-    mutating func u64(_ what: String) throws(PayloadError) -> UInt64 {
-        UInt64(littleEndian: try take(8, what).loadUnaligned(as: UInt64.self))
+    mutating func u64(_ what: @autoclosure () -> String) throws(PayloadError) -> UInt64 {
+        UInt64(littleEndian: try take(8, what()).loadUnaligned(as: UInt64.self))
     }
-    mutating func bool(_ what: String) throws(PayloadError) -> Bool {
-        switch try u8(what) {
+    mutating func bool(_ what: @autoclosure () -> String) throws(PayloadError) -> Bool {
+        switch try u8(what()) {
         case 0: return false
         case 1: return true
-        case let v: throw PayloadError("\(what) is \(v), not a boolean (0 or 1)")
+        case let v: throw PayloadError("\(what()) is \(v), not a boolean (0 or 1)")
         }
     }
-    mutating func string(_ what: String) throws(PayloadError) -> String {
-        let count = Int(try u32(what + " length"))
-        let raw = try take(count, what)
-        guard let text = String(validating: raw, as: UTF8.self) else { throw PayloadError("\(what) is not valid UTF-8") }
+    mutating func string(_ what: @autoclosure () -> String) throws(PayloadError) -> String {
+        let count = Int(try u32(what() + " length"))
+        let raw = try take(count, what())
+        guard let text = String(validating: raw, as: UTF8.self) else { throw PayloadError("\(what()) is not valid UTF-8") }
         return text
     }
-    mutating func optional<T>(_ what: String, _ read: (inout PayloadReader) throws(PayloadError) -> T) throws(PayloadError) -> T? {
-        switch try u8(what + " presence") {
+    mutating func optional<T>(_ what: @autoclosure () -> String, _ read: (inout PayloadReader) throws(PayloadError) -> T) throws(PayloadError) -> T? {
+        switch try u8(what() + " presence") {
         case 0: return nil
         case 1: return try read(&self)
-        case let v: throw PayloadError("\(what) presence byte is \(v), not 0 or 1")
+        case let v: throw PayloadError("\(what()) presence byte is \(v), not 0 or 1")
         }
     }
-    mutating func list<T>(_ what: String, _ read: (inout PayloadReader) throws(PayloadError) -> T) throws(PayloadError) -> [T] {
-        let count = Int(try u32(what + " count"))
+    mutating func list<T>(_ what: @autoclosure () -> String, _ read: (inout PayloadReader) throws(PayloadError) -> T) throws(PayloadError) -> [T] {
+        let count = Int(try u32(what() + " count"))
         // Every element takes at least one byte: a count larger than what is left is invalid
         // (and must not make us reserve memory for it).
-        guard count <= bytes.count - offset else { throw PayloadError("\(what) count \(count) exceeds the payload") }
+        guard count <= bytes.count - offset else { throw PayloadError("\(what()) count \(count) exceeds the payload") }
         var values: [T] = []
         values.reserveCapacity(count)
         for _ in 0..<count { values.append(try read(&self)) }
         return values
     }
-    mutating func strings(_ what: String) throws(PayloadError) -> [String] {
-        try list(what) { (r: inout PayloadReader) throws(PayloadError) in try r.string(what) }
+    mutating func strings(_ what: @autoclosure () -> String) throws(PayloadError) -> [String] {
+        try list(what()) { (r: inout PayloadReader) throws(PayloadError) in try r.string(what()) }
     }
-    mutating func vector(_ what: String) throws(PayloadError) -> [Float] {
-        let count = Int(try u32(what + " dimension"))
-        let raw = try take(count * 4, what)
+    mutating func vector(_ what: @autoclosure () -> String) throws(PayloadError) -> [Float] {
+        let count = Int(try u32(what() + " dimension"))
+        let raw = try take(count * 4, what())
         var values = [Float](repeating: 0, count: count)
         for i in 0..<count {
             let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-            guard value.isFinite else { throw PayloadError("\(what) value \(i) is not finite") }
+            guard value.isFinite else { throw PayloadError("\(what()) value \(i) is not finite") }
             values[i] = value
         }
         return values
     }
+    // MARK: Bulk fields
+
+    /// When set, the bulk readers below check a field's framing and step over its bytes,
+    /// returning an empty value: a rebuild skims the commands whose rows it does not write
+    /// (Specs/Engine.md, ENG-022).
+    var skipsBulk = false
+
+    mutating func bulkString(_ what: @autoclosure () -> String) throws(PayloadError) -> String {
+        guard skipsBulk else { return try string(what()) }
+        _ = try take(Int(try u32(what() + " length")), what())
+        return ""
+    }
+    mutating func bulkStrings(_ what: @autoclosure () -> String) throws(PayloadError) -> [String] {
+        guard skipsBulk else { return try strings(what()) }
+        let count = Int(try u32(what() + " count"))
+        // An element past the end throws at once, so a huge count cannot loop long.
+        for _ in 0..<count { _ = try bulkString(what()) }
+        return []
+    }
+    mutating func bulkVector(_ what: @autoclosure () -> String) throws(PayloadError) -> [Float] {
+        guard skipsBulk else { return try vector(what()) }
+        _ = try take(Int(try u32(what() + " dimension")) * 4, what())
+        return []
+    }
+
     /// CMD-001: the payload must be consumed exactly.
     func finish() throws(PayloadError) {
         if offset != bytes.count { throw PayloadError("\(bytes.count - offset) bytes follow the last field") }

@@ -99,4 +99,59 @@ enum Validation {
             throw CommandRejection("range boundaries are only for the range strategy")
         }
     }
+
+    /// The content rules of a command (Specs/Commands.md §2): the checks that need no
+    /// state, so a replay can skip them (ENG-021). `embeddingDimension` is the store's
+    /// (nil before `initializeStore`, when no command that carries an embedding is valid).
+    static func content(of command: Command, embeddingDimension: Int?) throws(CommandRejection) {
+        func embedding(_ vector: [Float]) throws(CommandRejection) {
+            guard let embeddingDimension else { throw CommandRejection("the store is not initialized") }
+            try Validation.embedding(vector, dimension: embeddingDimension)
+        }
+        switch command {
+        case .initializeStore:
+            break  // CMD-100 depends on the state (only as the first command): checked by apply
+        case .createPersona(let p):
+            try id(p.id, "persona id")
+            try name(p.name)
+            try text(p.description, "description", max: shortTextMax)
+            try personality(p.personality)
+            try memoryConfiguration(p.memoryConfiguration)
+        case .updatePersona(let patch):
+            if patch.isEmpty { throw CommandRejection("updatePersona needs at least one field to change") }
+            if let value = patch.name { try name(value) }
+            if let value = patch.description { try text(value, "description", max: shortTextMax) }
+            if let value = patch.personality { try personality(value) }
+            if let value = patch.memoryConfiguration { try memoryConfiguration(value) }
+        case .deletePersona, .activatePersona, .deactivatePersona, .setMemoryTier, .markMemoryAccessed, .deleteMemory,
+            .deleteConversation:
+            break
+        case .addMemory(let m):
+            try id(m.id, "memory id")
+            try name(m.name)
+            try text(m.content, "content", max: contentMax)
+            if let summary = m.summary { try text(summary, "summary", max: shortTextMax) }
+            try tags(m.tags)
+            try importance(m.importance)
+            if let vector = m.embedding { try embedding(vector) }
+            if let model = m.embeddingModel { try modelName(model) }
+        case .updateMemory(let patch):
+            if patch.isEmpty { throw CommandRejection("updateMemory needs at least one field to change") }
+            if let value = patch.name { try name(value) }
+            if let value = patch.content { try text(value, "content", max: contentMax) }
+            if let value = patch.summary { try text(value, "summary", max: shortTextMax) }
+            if let value = patch.tags { try tags(value) }
+            if let value = patch.importance { try importance(value) }
+        case .updateMemoryEmbedding(_, let vector, let model):
+            try embedding(vector)
+            if let model { try modelName(model) }
+        case .setMemoryAccess(_, let accessCount, _):
+            if accessCount < 0 || accessCount > Int(UInt32.max) { throw CommandRejection("accessCount \(accessCount) is out of range") }
+        case .createConversation(let conversationID, _, let title):
+            try id(conversationID, "conversation id")
+            try text(title, "title", max: shortTextMax)
+        case .addMessage(_, _, let content):
+            try text(content, "message content", max: contentMax)
+        }
+    }
 }

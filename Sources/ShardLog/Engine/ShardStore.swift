@@ -131,7 +131,7 @@ public final class ShardStore: @unchecked Sendable {
             guard replayError == nil else { return }
             do {
                 let command = try Command.decode(view)
-                batch.append((view.lsn, try state.apply(command, lsn: view.lsn, timestamp: view.timestamp, commandID: view.commandID)))
+                batch.append((view.lsn, try state.apply(command, lsn: view.lsn, timestamp: view.timestamp, commandID: view.commandID, checks: .state)))
                 if batch.count >= Rebuilder.chunkCommandCount { try flush() }
             } catch {
                 replayError = ShardLogError.incompatible(reason: "LSN \(view.lsn) cannot be replayed: \(error)")
@@ -147,7 +147,9 @@ public final class ShardStore: @unchecked Sendable {
     private func rebuildInPlace(shards: [String], through: LSN, progress: RebuildProgress? = nil) throws {
         var targets: [String: String] = [:]
         for shard in shards { targets[shard] = Self.shardPath(dataDirectory, shard) + ".rebuild" }
-        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: nil, through: through) { progress?($0.lsn, $0.lastLSN) }
+        _ = try Rebuilder(reader: log.reader).rebuild(
+            targets: targets, catalogPath: nil, through: through, capacityHint: withState { $0 }
+        ) { progress?($0.lsn, $0.lastLSN) }
         for shard in shards {
             let path = Self.shardPath(dataDirectory, shard)
             let old = lock.withLock { projections.removeValue(forKey: shard) }
@@ -162,9 +164,9 @@ public final class ShardStore: @unchecked Sendable {
     }
 
     /// Rebuilds shards (all when `shards` is nil) from the log and swaps them in atomically.
-    /// Writes wait while it runs. Returns each rebuilt shard's digest.
-    @discardableResult
-    public func rebuild(shards: [String]? = nil, progress: RebuildProgress? = nil) async throws -> [String: String] {
+    /// Writes wait while it runs. `digests()` afterwards gives what to compare with the
+    /// digests taken before (a rebuild does not compute them: they cost a full read).
+    public func rebuild(shards: [String]? = nil, progress: RebuildProgress? = nil) async throws {
         let refusal: String? = lock.withLock {
             if closed { return "the store is closed" }
             if maintenance { return "a rebuild is already running" }
@@ -177,9 +179,6 @@ public final class ShardStore: @unchecked Sendable {
         let targets = shards ?? shardIDs
         for shard in targets where projection(forShard: shard) == nil { throw ShardLogError.notFound(kind: "shard", id: shard) }
         try rebuildInPlace(shards: targets, through: log.lastLSN, progress: progress)
-        var digests: [String: String] = [:]
-        for shard in targets { digests[shard] = try projection(forShard: shard)?.digest() }
-        return digests
     }
 
     /// Point-in-time restore (Datomic's as-of): rebuilds every shard and the catalog as of
@@ -192,7 +191,9 @@ public final class ShardStore: @unchecked Sendable {
         // every shard id the store has now (version 1 never removes a shard).
         var targets: [String: String] = [:]
         for shard in shardIDs { targets[shard] = Self.shardPath(directory, shard) }
-        _ = try Rebuilder(reader: log.reader).rebuild(targets: targets, catalogPath: Self.catalogPath(directory), through: through) {
+        _ = try Rebuilder(reader: log.reader).rebuild(
+            targets: targets, catalogPath: Self.catalogPath(directory), through: through, capacityHint: withState { $0 }
+        ) {
             progress?($0.lsn, $0.lastLSN)
         }
         var digests: [String: String] = [:]

@@ -35,6 +35,16 @@ struct StoreState: Sendable {
         initialization.map { Router(strategy: $0.strategy, shards: $0.shards, virtualNodes: $0.virtualNodes, rangeBoundaries: $0.rangeBoundaries) }
     }
 
+    /// Sizes the tables for as many entries as `other` has (a rebuild's replay would
+    /// otherwise grow them step by step).
+    mutating func reserveCapacity(_ other: StoreState?) {
+        guard let other else { return }
+        personas.reserveCapacity(other.personas.count)
+        memories.reserveCapacity(other.memories.count)
+        conversations.reserveCapacity(other.conversations.count)
+        commandIDs.reserveCapacity(other.commandIDs.count)
+    }
+
     func personaCounts() -> [String: Int] {
         var counts: [String: Int] = [:]
         for shard in shards { counts[shard] = 0 }
@@ -51,14 +61,39 @@ struct StoreState: Sendable {
         conversations[id].flatMap { personas[$0.personaID]?.shard }
     }
 
+    /// The shard whose rows a command with bulk fields changes (`Command.hasBulkFields`),
+    /// from its ids alone; nil for other commands and unknown ids. A rebuild uses it to
+    /// skim the commands whose rows go to shards it does not rebuild.
+    func shard(ofBulky command: Command) -> String? {
+        switch command {
+        case .addMemory(let m): personas[m.personaId]?.shard
+        case .updateMemory(let patch): shard(ofMemory: patch.id)
+        case .updateMemoryEmbedding(let id, _, _): shard(ofMemory: id)
+        case .addMessage(let conversationID, _, _): shard(ofConversation: conversationID)
+        default: nil
+        }
+    }
+
     // MARK: - Apply
+
+    /// Which rules `apply` checks (Specs/Engine.md, ENG-021).
+    enum Checks: Sendable {
+        /// A new command: its content (Specs/Commands.md §2) and the state rules.
+        case all
+        /// A logged command (catch-up, rebuild): the state rules only. Its content was
+        /// checked when it was accepted; a replay must not reject what was acknowledged.
+        case state
+    }
 
     /// Checks `command` against the state (CMD-010 … CMD-109) and, when valid, applies it
     /// and returns its effects. On a thrown error the state is unchanged.
-    mutating func apply(_ command: Command, lsn: LSN, timestamp: Timestamp, commandID: String?) throws(CommandRejection) -> Effects {
+    mutating func apply(
+        _ command: Command, lsn: LSN, timestamp: Timestamp, commandID: String?, checks: Checks = .all
+    ) throws(CommandRejection) -> Effects {
         if case .initializeStore = command {} else if initialization == nil {
             throw CommandRejection("the store is not initialized: the first command must be initializeStore")
         }
+        if checks == .all { try Validation.content(of: command, embeddingDimension: initialization?.embeddingDimension) }
         var effects = Effects()
         switch command {
         case .initializeStore(let s):
@@ -68,13 +103,8 @@ struct StoreState: Sendable {
             effects.catalog.append(.initialize(s))
 
         case .createPersona(let p):
-            try Validation.id(p.id, "persona id")
             if personas[p.id] != nil { throw CommandRejection("a persona with id \(p.id) exists") }
             guard shards.contains(p.shard) else { throw CommandRejection("shard \(p.shard) is not an active shard") }
-            try Validation.name(p.name)
-            try Validation.text(p.description, "description", max: Validation.shortTextMax)
-            try Validation.personality(p.personality)
-            try Validation.memoryConfiguration(p.memoryConfiguration)
             personas[p.id] = PersonaEntry(shard: p.shard)
             effects.catalog.append(.place(personaID: p.id, shard: p.shard))
             if p.isActive { deactivateCurrent(at: timestamp, into: &effects) }
@@ -88,16 +118,11 @@ struct StoreState: Sendable {
             }
 
         case .updatePersona(let patch):
-            let entry = try persona(patch.id)
-            if patch.isEmpty { throw CommandRejection("updatePersona needs at least one field to change") }
-            if let name = patch.name { try Validation.name(name) }
-            if let description = patch.description { try Validation.text(description, "description", max: Validation.shortTextMax) }
-            if let personality = patch.personality { try Validation.personality(personality) }
-            if let configuration = patch.memoryConfiguration { try Validation.memoryConfiguration(configuration) }
-            effects.shards.append((entry.shard, .updatePersona(patch, at: timestamp)))
+            let shard = try shard(ofPersona: patch.id)
+            effects.shards.append((shard, .updatePersona(patch, at: timestamp)))
 
         case .deletePersona(let id):
-            let entry = try persona(id)
+            guard let entry = personas[id] else { throw CommandRejection("no persona with id \(id)") }
             for memory in entry.memoryIDs { memories[memory] = nil }
             for conversation in entry.conversationIDs { conversations[conversation] = nil }
             personas[id] = nil
@@ -110,48 +135,34 @@ struct StoreState: Sendable {
             effects.shards.append((entry.shard, .deletePersona(id: id)))
 
         case .activatePersona(let id):
-            let entry = try persona(id)
+            let shard = try shard(ofPersona: id)
             if activePersona != id { deactivateCurrent(at: timestamp, into: &effects) }
             activePersona = id
             effects.catalog.append(.setActivePersona(id))
-            effects.shards.append((entry.shard, .setPersonaActive(id: id, active: true, at: timestamp)))
+            effects.shards.append((shard, .setPersonaActive(id: id, active: true, at: timestamp)))
 
         case .deactivatePersona(let id):
-            let entry = try persona(id)
+            let shard = try shard(ofPersona: id)
             if activePersona == id {
                 activePersona = nil
                 effects.catalog.append(.setActivePersona(nil))
             }
-            effects.shards.append((entry.shard, .setPersonaActive(id: id, active: false, at: timestamp)))
+            effects.shards.append((shard, .setPersonaActive(id: id, active: false, at: timestamp)))
 
         case .addMemory(let m):
-            try Validation.id(m.id, "memory id")
             if memories[m.id] != nil { throw CommandRejection("a memory with id \(m.id) exists") }
-            let entry = try persona(m.personaId)
-            try Validation.name(m.name)
-            try Validation.text(m.content, "content", max: Validation.contentMax)
-            if let summary = m.summary { try Validation.text(summary, "summary", max: Validation.shortTextMax) }
-            try Validation.tags(m.tags)
-            try Validation.importance(m.importance)
-            if let embedding = m.embedding { try Validation.embedding(embedding, dimension: initialization!.embeddingDimension) }
-            if let model = m.embeddingModel { try Validation.modelName(model) }
+            let shard = try shard(ofPersona: m.personaId)
             memories[m.id] = MemoryEntry(personaID: m.personaId, deleted: false)
             // In place: copying the entry out and back would copy its set on every insert.
             personas[m.personaId]!.memoryIDs.insert(m.id)
             effects.catalog.append(.indexMemory(id: m.id, personaID: m.personaId))
-            effects.shards.append((entry.shard, .insertMemory(MemoryEntity(
+            effects.shards.append((shard, .insertMemory(MemoryEntity(
                 id: m.id, personaId: m.personaId, type: m.type, name: m.name, content: m.content, summary: m.summary,
                 tags: m.tags, importance: m.importance, tier: m.tier, embedding: m.embedding, embeddingModel: m.embeddingModel,
                 createdAt: timestamp, updatedAt: timestamp))))
 
         case .updateMemory(let patch):
             let shard = try liveMemory(patch.id)
-            if patch.isEmpty { throw CommandRejection("updateMemory needs at least one field to change") }
-            if let name = patch.name { try Validation.name(name) }
-            if let content = patch.content { try Validation.text(content, "content", max: Validation.contentMax) }
-            if let summary = patch.summary { try Validation.text(summary, "summary", max: Validation.shortTextMax) }
-            if let tags = patch.tags { try Validation.tags(tags) }
-            if let importance = patch.importance { try Validation.importance(importance) }
             effects.shards.append((shard, .updateMemory(patch, at: timestamp)))
 
         case .setMemoryTier(let id, let tier):
@@ -162,13 +173,10 @@ struct StoreState: Sendable {
 
         case .updateMemoryEmbedding(let id, let embedding, let model):
             let shard = try liveMemory(id)
-            try Validation.embedding(embedding, dimension: initialization!.embeddingDimension)
-            if let model { try Validation.modelName(model) }
             effects.shards.append((shard, .updateMemoryEmbedding(id: id, embedding: embedding, model: model, at: timestamp)))
 
         case .setMemoryAccess(let id, let accessCount, let lastAccessedAt):
             let shard = try liveMemory(id)
-            if accessCount < 0 || accessCount > Int(UInt32.max) { throw CommandRejection("accessCount \(accessCount) is out of range") }
             effects.shards.append((shard, .setMemoryAccess(id: id, accessCount: accessCount, lastAccessedAt: lastAccessedAt, at: timestamp)))
 
         case .deleteMemory(let id):
@@ -178,21 +186,18 @@ struct StoreState: Sendable {
             effects.shards.append((shard, .softDeleteMemory(id: id, at: timestamp)))
 
         case .createConversation(let id, let personaID, let title):
-            try Validation.id(id, "conversation id")
             if conversations[id] != nil { throw CommandRejection("a conversation with id \(id) exists") }
-            let entry = try persona(personaID)
-            try Validation.text(title, "title", max: Validation.shortTextMax)
+            let shard = try shard(ofPersona: personaID)
             conversations[id] = ConversationEntry(personaID: personaID, messageCount: 0)
             personas[personaID]!.conversationIDs.insert(id)
             effects.catalog.append(.indexConversation(id: id, personaID: personaID))
-            effects.shards.append((entry.shard, .insertConversation(Conversation(
+            effects.shards.append((shard, .insertConversation(Conversation(
                 id: id, personaId: personaID, title: title, createdAt: timestamp, updatedAt: timestamp))))
 
         case .addMessage(let conversationID, let role, let content):
             guard let conversation = conversations[conversationID] else {
                 throw CommandRejection("no conversation with id \(conversationID)")
             }
-            try Validation.text(content, "message content", max: Validation.contentMax)
             conversations[conversationID]!.messageCount += 1
             let messageCount = conversation.messageCount + 1
             effects.catalog.append(.setMessageCount(conversationID: conversationID, count: messageCount))
@@ -215,9 +220,11 @@ struct StoreState: Sendable {
         return effects
     }
 
-    private func persona(_ id: String) throws(CommandRejection) -> PersonaEntry {
-        guard let entry = personas[id] else { throw CommandRejection("no persona with id \(id)") }
-        return entry
+    /// The shard of a persona that exists. Returns the shard rather than the entry: a copy
+    /// of the entry would share its sets, so the insert that follows would copy a whole set.
+    private func shard(ofPersona id: String) throws(CommandRejection) -> String {
+        guard let shard = personas[id]?.shard else { throw CommandRejection("no persona with id \(id)") }
+        return shard
     }
 
     /// The shard of a memory that exists and is not soft-deleted (CMD-107, CMD-108).

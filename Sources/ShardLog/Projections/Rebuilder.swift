@@ -22,17 +22,22 @@ struct Rebuilder {
 
     /// Rebuilds `targets` (shard id → new file path) and, when `catalogPath` is given, the
     /// catalog, from LSN 1 through `through`. Returns the state as of `through`.
+    /// `capacityHint` (the live state, when there is one) sizes the state's tables up front.
     func rebuild(
-        targets: [String: String], catalogPath: String?, through: LSN, progress: ((Progress) -> Void)? = nil
+        targets: [String: String], catalogPath: String?, through: LSN, capacityHint: StoreState? = nil,
+        progress: ((Progress) -> Void)? = nil
     ) throws -> StoreState {
         for path in targets.values + (catalogPath.map { [$0] } ?? []) {
             for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
-        var queues: [String: DatabaseQueue] = [:]
-        for (shard, path) in targets {
-            let queue = try Self.bulkQueue(path)
+        // Targets by position: the hot loop finds a shard by comparing a few short ids
+        // rather than hashing one per effect.
+        let targetIDs = targets.keys.sorted()
+        var queues: [DatabaseQueue] = []
+        for shard in targetIDs {
+            let queue = try Self.bulkQueue(targets[shard]!)
             try queue.write { db in try ShardSchema.create(db, shardID: shard, withIndexes: false) }
-            queues[shard] = queue
+            queues.append(queue)
         }
         let catalogQueue = try catalogPath.map { path in
             let queue = try Self.bulkQueue(path)
@@ -40,7 +45,11 @@ struct Rebuilder {
             return queue
         }
         var state = StoreState()
-        var shardBuffers: [String: [ShardEffect]] = [:]
+        state.reserveCapacity(capacityHint)
+        // Skimming pays when some shard is not rebuilt; a catalog rebuild needs every command whole.
+        var skims = false
+        var shardsSeen = 0
+        var shardBuffers = [[ShardEffect]](repeating: [], count: targetIDs.count)
         var catalogBuffer: [(lsn: LSN, effect: CatalogEffect)] = []
         var buffered = 0
         var failure: (any Error)?
@@ -51,15 +60,14 @@ struct Rebuilder {
         nonisolated(unsafe) var writeError: (any Error)?
 
         let shardQueues = queues
-        @Sendable func write(_ buffers: [String: [ShardEffect]], _ catalogEffects: [(lsn: LSN, effect: CatalogEffect)]) throws {
-            let work = Array(shardQueues)
-            nonisolated(unsafe) var errors = [(any Error)?](repeating: nil, count: work.count)
+        @Sendable func write(_ buffers: [[ShardEffect]], _ catalogEffects: [(lsn: LSN, effect: CatalogEffect)]) throws {
+            nonisolated(unsafe) var errors = [(any Error)?](repeating: nil, count: shardQueues.count)
             errors.withUnsafeMutableBufferPointer { errorSlots in
                 nonisolated(unsafe) let slots = errorSlots
-                DispatchQueue.concurrentPerform(iterations: work.count) { i in
+                DispatchQueue.concurrentPerform(iterations: shardQueues.count) { i in
                     do {
-                        try work[i].value.write { db in
-                            for effect in buffers[work[i].key] ?? [] { try ShardProjection.apply(effect, in: db) }
+                        try shardQueues[i].write { db in
+                            for effect in buffers[i] { try ShardProjection.apply(effect, in: db) }
                         }
                     } catch {
                         slots[i] = error
@@ -79,7 +87,7 @@ struct Rebuilder {
             if let writeError { throw writeError }
             let buffers = shardBuffers
             let catalogEffects = catalogBuffer
-            shardBuffers = [:]
+            shardBuffers = [[ShardEffect]](repeating: [], count: targetIDs.count)
             catalogBuffer = []
             buffered = 0
             writer.async(group: inFlight) {
@@ -89,12 +97,29 @@ struct Rebuilder {
             }
         }
 
+        let loopStart = ContinuousClock.now
         try reader.forEach(from: LSN(1), through: through) { view in
             guard failure == nil else { return }
             do {
-                let command = try Command.decode(view)
-                let effects = try state.apply(command, lsn: view.lsn, timestamp: view.timestamp, commandID: view.commandID)
-                for (shard, effect) in effects.shards where queues[shard] != nil { shardBuffers[shard, default: []].append(effect) }
+                // ENG-022: a command whose rows go to a shard not being rebuilt is skimmed
+                // (ids only); its effect on the state is the same as the full command's.
+                var command = try Command.decode(view, skippingBulk: skims)
+                var skimmed = skims && command.hasBulkFields
+                if skimmed, state.shard(ofBulky: command).map({ targetIDs.contains($0) }) ?? true {
+                    command = try Command.decode(view)
+                    skimmed = false
+                }
+                let effects = try state.apply(command, lsn: view.lsn, timestamp: view.timestamp, commandID: view.commandID, checks: .state)
+                if skimmed, let shard = effects.shards.first(where: { targetIDs.contains($0.shard) })?.shard {
+                    throw CommandRejection("a skimmed command changes shard \(shard), which is being rebuilt")
+                }
+                if state.shards.count != shardsSeen {
+                    shardsSeen = state.shards.count
+                    skims = catalogQueue == nil && state.shards.contains { !targetIDs.contains($0) }
+                }
+                for (shard, effect) in effects.shards {
+                    if let index = targetIDs.firstIndex(of: shard) { shardBuffers[index].append(effect) }
+                }
                 if catalogQueue != nil { for effect in effects.catalog { catalogBuffer.append((view.lsn, effect)) } }
                 buffered += 1
                 if buffered >= Self.chunkCommandCount {
@@ -111,12 +136,14 @@ struct Rebuilder {
             throw failure
         }
         try flush()
+        Self.trace("read + decode + apply loop", ContinuousClock.now - loopStart)
         let waitStart = ContinuousClock.now
         inFlight.wait()
         Self.trace("final wait", ContinuousClock.now - waitStart)
         if let writeError { throw writeError }
         let appliedThrough = min(through, state.lastLSN)
-        for (_, queue) in queues {
+        let indexStart = ContinuousClock.now
+        for queue in queues {
             try queue.write { db in
                 try db.execute(sql: ShardSchema.indexes)
                 try ShardProjection.setAppliedLSN(appliedThrough, in: db)
@@ -125,9 +152,12 @@ struct Rebuilder {
         try catalogQueue?.write { db in
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'applied_lsn'", arguments: [Int64(appliedThrough.rawValue)])
         }
-        for (_, queue) in queues { try queue.close() }
+        Self.trace("indexes", ContinuousClock.now - indexStart)
+        let syncStart = ContinuousClock.now
+        for queue in queues { try queue.close() }
         try catalogQueue?.close()
         for path in targets.values + (catalogPath.map { [$0] } ?? []) { try Self.syncFile(path) }
+        Self.trace("close + sync", ContinuousClock.now - syncStart)
         progress?(Progress(lsn: appliedThrough, lastLSN: through))
         return state
     }

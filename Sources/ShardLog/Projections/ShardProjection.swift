@@ -152,43 +152,105 @@ final class ShardProjection: Sendable {
     // MARK: - Digest (PROJ-010)
 
     static func digest(_ db: Database) throws -> String {
-        var hasher = SHA256()
-        func feed(_ value: DatabaseValue) {
-            var bytes: [UInt8] = []
-            switch value.storage {
-            case .null: bytes = [0]
-            case .int64(let v):
-                bytes = [1]
-                withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
-            case .double(let v):
-                // No REAL column exists in the schema; kept total so a stray value is still hashed.
-                bytes = [4]
-                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-            case .string(let s):
-                bytes = [2]
-                withUnsafeBytes(of: UInt32(s.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
-                bytes.append(contentsOf: s.utf8)
-            case .blob(let data):
-                bytes = [3]
-                withUnsafeBytes(of: UInt32(data.count).littleEndian) { bytes.append(contentsOf: $0) }
-                bytes.append(contentsOf: data)
-            }
-            hasher.update(data: bytes)
-        }
+        var hasher = DigestEncoder()
         for table in ShardSchema.digestTables {
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.name)") ?? 0
-            hasher.update(data: [0xFF])
-            feed(table.name.databaseValue)
-            feed(Int64(count).databaseValue)
-            let cursor = try Row.fetchCursor(db, sql: "SELECT \(table.columns) FROM \(table.name) ORDER BY \(table.order)")
-            while let row = try cursor.next() {
-                for index in 0..<row.count { feed(row[index] as DatabaseValue) }
+            let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.name)") ?? 0
+            hasher.byte(0xFF)
+            hasher.text(table.name)
+            hasher.integer(count)
+            // Stepped through SQLite's C API: the values go straight from SQLite's buffers into
+            // the hash, with no Row or DatabaseValue per column.
+            let statement = try db.makeStatement(sql: "SELECT \(table.columns) FROM \(table.name) ORDER BY \(table.order)")
+            let raw = statement.sqliteStatement
+            let columns = sqlite3_column_count(raw)
+            while true {
+                let code = sqlite3_step(raw)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+                for column in 0..<columns {
+                    switch sqlite3_column_type(raw, column) {
+                    case SQLITE_NULL: hasher.byte(0)
+                    case SQLITE_INTEGER: hasher.integer(sqlite3_column_int64(raw, column))
+                    case SQLITE_FLOAT:
+                        // No REAL column exists in the schema; kept total so a stray value is still hashed.
+                        hasher.byte(4)
+                        hasher.littleEndian(sqlite3_column_double(raw, column).bitPattern)
+                    case SQLITE_TEXT:
+                        let bytes = sqlite3_column_text(raw, column)
+                        hasher.lengthPrefixed(tag: 2, UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))))
+                    default:
+                        let bytes = sqlite3_column_blob(raw, column)
+                        hasher.lengthPrefixed(tag: 3, UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))))
+                    }
+                }
             }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize()
     }
 
     func digest() throws -> String { try pool.read { try Self.digest($0) } }
+}
+
+/// The value encoding of the digest (PROJ-010), fed to SHA-256 through a buffer so that
+/// small values do not each cost a hash update.
+struct DigestEncoder {
+    private var hasher = SHA256()
+    private var buffer: [UInt8] = []
+    private static let flushSize = 1 << 16
+
+    init() { buffer.reserveCapacity(Self.flushSize + 64) }
+
+    mutating func byte(_ value: UInt8) {
+        buffer.append(value)
+        flushIfFull()
+    }
+
+    /// Tag 1 and the value as 8 little-endian bytes.
+    mutating func integer(_ value: Int64) {
+        buffer.append(1)
+        littleEndian(UInt64(bitPattern: value))
+    }
+
+    mutating func littleEndian(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+        flushIfFull()
+    }
+
+    /// Tag 2 for text and the UTF-8 bytes of `value`.
+    mutating func text(_ value: String) {
+        var value = value
+        value.withUTF8 { lengthPrefixed(tag: 2, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `tag`, the byte count as 4 little-endian bytes, the bytes.
+    mutating func lengthPrefixed(tag: UInt8, _ bytes: UnsafeRawBufferPointer) {
+        buffer.append(tag)
+        withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { buffer.append(contentsOf: $0) }
+        if bytes.count >= Self.flushSize {
+            flush()
+            hasher.update(bufferPointer: bytes)
+        } else if bytes.count > 0 {
+            buffer.append(contentsOf: bytes)
+            flushIfFull()
+        }
+    }
+
+    private mutating func flushIfFull() {
+        if buffer.count >= Self.flushSize { flush() }
+    }
+
+    private mutating func flush() {
+        buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Lower-case hex of the SHA-256.
+    mutating func finalize() -> String {
+        flush()
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 /// Binds parameters 1, 2, … of a prepared statement with SQLite's C API and runs it.
