@@ -36,10 +36,6 @@ struct InitCommand: AsyncParsableCommand {
         configuration.virtualNodes = virtualNodes
         configuration.embeddingDimension = embeddingDimension
         configuration.rangeBoundaries = rangeBoundaries.map { $0.split(separator: ",").map(String.init) }
-        // Check before creating anything, so a bad option leaves no directory behind.
-        guard (1...256).contains(shards), (1...1000).contains(virtualNodes), (1...4096).contains(embeddingDimension) else {
-            throw fail("--shards must be 1…256, --virtual-nodes 1…1000, --embedding-dimension 1…4096", code: ExitStatus.invalidInput)
-        }
         let created = !FileManager.default.fileExists(atPath: directory)
         do {
             let opened = try await ShardStore.open(at: directory, configuration: configuration)

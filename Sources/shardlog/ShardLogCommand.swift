@@ -90,7 +90,7 @@ func exitFor(_ error: any Error) -> ExitCode {
     switch error {
     case let error as ShardLogError:
         switch error {
-        case .invalidCommand, .notFound, .notAStore: return fail(error.description, code: ExitStatus.invalidInput)
+        case .invalidCommand, .invalidConfiguration, .notFound, .notAStore: return fail(error.description, code: ExitStatus.invalidInput)
         default: return fail(error.description, code: ExitStatus.failure)
         }
     case let error as CommandLogError:

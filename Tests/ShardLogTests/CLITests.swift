@@ -117,6 +117,26 @@ let sampleCommands = """
         #expect(again.status == 2 && again.stderr.contains("is already a ShardLog store"))
     }
 
+    /// A new store's configuration is checked by the engine before anything is created.
+    @Test func badInitOptionsCreateNothing() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let cases: [([String], String)] = [
+            (["--shards", "0"], "a store has 1…256 shards, not 0"),
+            (["--shards", "257"], "a store has 1…256 shards, not 257"),
+            (["--virtual-nodes", "0"], "virtual nodes must be 1…1000"),
+            (["--embedding-dimension", "5000"], "embedding dimension must be 1…4096"),
+            (["--strategy", "range", "--shards", "3", "--range-boundaries", "m,c"], "range boundaries must strictly increase"),
+            (["--strategy", "range", "--shards", "3", "--range-boundaries", "m"], "range strategy needs 2 boundaries, got 1"),
+        ]
+        for (options, message) in cases {
+            let result = try runShardLog(["init", "--data-dir", dir.store] + options)
+            #expect(result.status == 2, "\(options)")
+            #expect(result.stderr == "shardlog: invalid configuration: \(message); nothing was created\n", "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.store), "\(options) left \(dir.store) behind")
+        }
+    }
+
     @Test func verifyExitCodes() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

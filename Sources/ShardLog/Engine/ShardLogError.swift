@@ -5,6 +5,9 @@ import CommandLog
 public enum ShardLogError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A command that breaks a rule of Specs/Commands.md; nothing was appended (CMD-014).
     case invalidCommand(index: Int, op: String, reason: String)
+    /// A new store's configuration breaks a rule of CMD-100 (shard count, virtual nodes,
+    /// embedding dimension, range boundaries); nothing was created.
+    case invalidConfiguration(reason: String)
     /// The thing named does not exist.
     case notFound(kind: String, id: String)
     /// The data directory is not a ShardLog store, or its log does not start as one.
@@ -24,6 +27,7 @@ public enum ShardLogError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidCommand(let index, let op, let reason):
             return "command \(index + 1) (\(op)) is invalid: \(reason); nothing was written"
+        case .invalidConfiguration(let reason): return "invalid configuration: \(reason); nothing was created"
         case .notFound(let kind, let id): return "no \(kind) with id \(id)"
         case .notAStore(let path, let reason): return "\(path) is not a ShardLog store: \(reason)"
         case .incompatible(let reason): return "incompatible store: \(reason)"

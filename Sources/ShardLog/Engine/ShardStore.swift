@@ -75,6 +75,12 @@ public final class ShardStore: @unchecked Sendable {
                 throw ShardLogError.notAStore(path: dataDirectory, reason: "it has files but no log/ directory")
             }
         }
+        if !fileManager.fileExists(atPath: logDirectory(dataDirectory)) {
+            // A new store: its configuration is checked before anything is created.
+            do { try Validation.initialization(configuration.initialization()) } catch {
+                throw ShardLogError.invalidConfiguration(reason: error.reason)
+            }
+        }
         try fileManager.createDirectory(atPath: shardDirectory(dataDirectory), withIntermediateDirectories: true)
         var logConfiguration = CommandLog.Configuration(durability: configuration.durability, segmentSizeMax: configuration.logSegmentSizeMax)
         logConfiguration.createIfMissing = true
