@@ -139,12 +139,14 @@ import Testing
             try await store.execute(.addMessage(conversationId: "c\(p)", role: .user, content: "hi"))
         }
         let digests = try store.digests()
+        let catalog = try store.catalogDigest()
         try await store.close()
         for name in deleted {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir.store + "/" + name + suffix) }
         }
         let reopened = try await ShardStore.open(at: dir.store)
         #expect(try reopened.digests() == digests)
+        #expect(try reopened.catalogDigest() == catalog)
         #expect(try reopened.activePersona()?.id == "p5" && reopened.shardForPersona("p3") != nil)
         await #expect(throws: ShardLogError.self) {
             try await reopened.execute(.createPersona(PersonaCreation(id: "p1", shard: "", name: "again")))

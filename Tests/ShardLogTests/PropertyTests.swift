@@ -119,9 +119,12 @@ import Testing
         try Self.compareEverything(store, model, "seed \(seed) after rebuild")
         let asOfDirectory = dir.path + "/as-of"
         #expect(try store.rebuild(asOf: store.lastLSN, into: asOfDirectory) == live, "seed \(seed): as-of the last LSN equals live")
+        let catalog = try store.catalogDigest()
+        #expect(try ShardStore.digests(ofRebuiltDirectory: asOfDirectory)["catalog"] == catalog, "seed \(seed): the rebuilt catalog equals live")
         try await store.close()
         let reopened = try await ShardStore.open(at: dir.store)
         #expect(try reopened.digests() == live)
+        #expect(try reopened.catalogDigest() == catalog)
         try Self.compareEverything(reopened, model, "seed \(seed) reopened")
         try await reopened.close()
     }

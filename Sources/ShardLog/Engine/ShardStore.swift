@@ -202,13 +202,7 @@ public final class ShardStore: @unchecked Sendable {
         ) {
             progress?($0.lsn, $0.lastLSN)
         }
-        var digests: [String: String] = [:]
-        for (shard, path) in targets {
-            let queue = try DatabaseQueue(path: path)
-            digests[shard] = try queue.read { try ShardProjection.digest($0) }
-            try queue.close()
-        }
-        return digests
+        return try Self.digests(ofRebuiltDirectory: directory).filter { targets[$0.key] != nil }
     }
 
     /// The LSN of the last command at or before `timestamp`, for as-of restores by time.
@@ -537,6 +531,26 @@ public final class ShardStore: @unchecked Sendable {
     public func digests() throws -> [String: String] {
         var result: [String: String] = [:]
         for shard in shardIDs { result[shard] = try projection(forShard: shard)?.digest() }
+        return result
+    }
+
+    /// The catalog's content digest (PROJ-011): shards, placements, the memory and
+    /// conversation index, command ids.
+    public func catalogDigest() throws -> String { try catalog.digest() }
+
+    /// The digests of a directory written by `rebuild(asOf:into:)`: each shard's (PROJ-010)
+    /// and the catalog's under the key `catalog` (PROJ-011).
+    public static func digests(ofRebuiltDirectory directory: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        let shardFiles = try FileManager.default.contentsOfDirectory(atPath: shardDirectory(directory)).filter { $0.hasSuffix(".sqlite") }
+        for file in shardFiles {
+            let queue = try DatabaseQueue(path: shardDirectory(directory) + "/" + file)
+            result[String(file.dropLast(".sqlite".count))] = try queue.read { try ShardProjection.digest($0) }
+            try queue.close()
+        }
+        let catalog = try DatabaseQueue(path: catalogPath(directory))
+        result["catalog"] = try catalog.read { try ShardProjection.digest($0, tables: CatalogProjection.digestTables) }
+        try catalog.close()
         return result
     }
 

@@ -78,6 +78,18 @@ final class CatalogProjection: Sendable {
         }
     }
 
+    /// The tables of the catalog's digest (PROJ-011), in order.
+    static let digestTables: [(name: String, columns: String, order: String)] = [
+        ("shards", "id, status, created_lsn", "id"),
+        ("placements", "persona_id, shard_id, placed_lsn", "persona_id"),
+        ("memory_index", "id, persona_id, deleted", "id"),
+        ("conversation_index", "id, persona_id, message_count", "id"),
+        ("command_ids", "command_id, lsn", "command_id"),
+    ]
+
+    /// PROJ-011.
+    func digest() throws -> String { try pool.read { try ShardProjection.digest($0, tables: Self.digestTables) } }
+
     /// The engine's validation state as of `appliedLSN()`.
     func loadState() throws -> StoreState {
         try pool.read { db in

@@ -151,9 +151,13 @@ final class ShardProjection: Sendable {
 
     // MARK: - Digest (PROJ-010)
 
-    static func digest(_ db: Database) throws -> String {
+    static func digest(_ db: Database) throws -> String { try digest(db, tables: ShardSchema.digestTables) }
+
+    /// SHA-256 over `tables` encoded as PROJ-010 says: each table's marker, name and row
+    /// count, then its rows in `order`, column by column.
+    static func digest(_ db: Database, tables: [(name: String, columns: String, order: String)]) throws -> String {
         var hasher = DigestEncoder()
-        for table in ShardSchema.digestTables {
+        for table in tables {
             let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.name)") ?? 0
             hasher.byte(0xFF)
             hasher.text(table.name)
