@@ -161,7 +161,7 @@ if arguments.contains("--decode-profile") {
 if arguments.contains("--rebuild-profile") {
     // For `perf record`: rebuild all shards a few times and stop.
     let one = arguments.contains("--one")
-    for _ in 0..<15 { try await store.rebuild(shards: one ? [largest.id] : nil) }
+    for _ in 0..<5 { try await store.rebuild(shards: one ? [largest.id] : nil) }
     try await store.close()
     exit(0)
 }

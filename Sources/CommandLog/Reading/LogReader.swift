@@ -245,6 +245,10 @@ final class Prefetcher: @unchecked Sendable {
     private struct Cancelled: Error {}
 
     static let byteCapacity = 4 * 1024 * 1024
+    /// A waiting consumer is woken when this many bytes are queued (or at the end), and a
+    /// waiting reader when the queue falls to this many: hand-offs come in batches, not
+    /// one sleep and wake-up per frame.
+    static let wakeBytes = 512 * 1024
     private let condition = NSCondition()
     private var frames: [Frame] = []
     private var head = 0
@@ -252,16 +256,22 @@ final class Prefetcher: @unchecked Sendable {
     private var finished = false
     private var failure: (any Error)?
     private var cancelled = false
+    private var consumerWaiting = false
+    private var producerWaiting = false
 
     /// Waits for room, then queues `frame`. Throws when the consumer has stopped.
     func put(_ frame: Frame) throws {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled && bytes > 0 && bytes + frame.raw.count > Self.byteCapacity { condition.wait() }
+        while !cancelled && bytes > 0 && bytes + frame.raw.count > Self.byteCapacity {
+            producerWaiting = true
+            condition.wait()
+        }
+        producerWaiting = false
         if cancelled { throw Cancelled() }
         frames.append(frame)
         bytes += frame.raw.count
-        condition.broadcast()
+        if consumerWaiting && bytes >= Self.wakeBytes { condition.broadcast() }
     }
 
     /// The reader is done: `error` (if any) is thrown to the consumer after the last frame.
@@ -277,7 +287,11 @@ final class Prefetcher: @unchecked Sendable {
     func take() throws -> Frame? {
         condition.lock()
         defer { condition.unlock() }
-        while head == frames.count && !finished { condition.wait() }
+        while head == frames.count && !finished {
+            consumerWaiting = true
+            condition.wait()
+        }
+        consumerWaiting = false
         if head < frames.count {
             let frame = frames[head]
             frames[head].raw = []  // the queue's copy would keep the bytes alive
@@ -287,7 +301,7 @@ final class Prefetcher: @unchecked Sendable {
                 frames.removeAll(keepingCapacity: true)
                 head = 0
             }
-            condition.broadcast()
+            if producerWaiting && bytes <= Self.wakeBytes { condition.broadcast() }
             return frame
         }
         if let failure { throw failure }
