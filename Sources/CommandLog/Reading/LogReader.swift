@@ -100,7 +100,9 @@ public struct LogReader: Sendable {
         let thread = Thread {
             do {
                 summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll) { header, position, raw in
-                    try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: Array(raw)))
+                    var bytes = prefetcher.recycledBuffer()
+                    bytes.append(contentsOf: raw)
+                    try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: bytes))
                 }
                 prefetcher.finish(nil)
             } catch {
@@ -114,7 +116,7 @@ public struct LogReader: Sendable {
             prefetcher.cancel()
             producer.wait()
         }
-        while let frame = try prefetcher.take() {
+        while var frame = try prefetcher.take() {
             let problem = try frame.raw.withUnsafeBytes { raw in
                 try CommandView.forEach(in: raw, count: frame.header.count, firstLSN: frame.header.firstLSN) { view in
                     let lsn = view.lsn
@@ -122,6 +124,7 @@ public struct LogReader: Sendable {
                 }
             }
             if let problem { throw CommandLogError.corruption(frame.position, reason: problem) }
+            prefetcher.recycle(&frame.raw)
         }
         producer.wait()
         return summary
@@ -306,6 +309,27 @@ final class Prefetcher: @unchecked Sendable {
         }
         if let failure { throw failure }
         return nil
+    }
+
+    // Frame buffers go back and forth instead of being allocated per frame: a fresh
+    // 128 KiB array is a fresh mapping, and the kernel zeroes its pages on first touch.
+    private var spare: [[UInt8]] = []
+    private static let spareCountMax = 8
+
+    /// An empty buffer, with the capacity of an earlier frame when one was given back.
+    func recycledBuffer() -> [UInt8] {
+        condition.lock()
+        defer { condition.unlock() }
+        return spare.popLast() ?? []
+    }
+
+    /// Gives a consumed frame's buffer back for a later frame.
+    func recycle(_ buffer: inout [UInt8]) {
+        buffer.removeAll(keepingCapacity: true)  // the only reference: no copy
+        condition.lock()
+        defer { condition.unlock() }
+        if spare.count < Self.spareCountMax { spare.append(buffer) }
+        buffer = []
     }
 
     /// The consumer stops early: the reader's next `put` throws.
