@@ -172,7 +172,7 @@ var bulkAll: [Double] = []
 var bulkOne: [Double] = []
 var rebuildAll: [Double] = []
 var rebuildOne: [Double] = []
-for _ in 0..<(quick ? 1 : 3) {
+for _ in 0..<(quick ? 1 : 5) {
     bulkAll.append(try bulkInsert(allRows, path: work + "/bulk-all.sqlite"))
     bulkOne.append(try bulkInsert(oneShardRows, path: work + "/bulk-one.sqlite"))
     var start = clock.now
