@@ -19,7 +19,7 @@ struct ReferenceModel {
         func validID(_ s: String) -> Bool { !s.isEmpty && s.utf8.count <= 128 }
         func liveMemory(_ id: String) -> Bool { memories[id].map { $0.deletedAt == nil } ?? false }
         switch command {
-        case .initializeStore: return false
+        case .initializeStore, .workflow: return false
         case .createPersona(let p):
             guard validID(p.id), personas[p.id] == nil, validName(p.name) else { return false }
             if p.isActive, let current = active {

@@ -150,6 +150,9 @@ public enum Command: Hashable, Sendable {
     case deleteConversation(id: String)
     /// Sets a memory's access statistics (imports from the original app, CMD-110).
     case setMemoryAccess(id: String, accessCount: Int, lastAccessedAt: Timestamp?)
+    /// A step of a shard-lifecycle, migration or rebalance workflow (Specs/Workflows.md):
+    /// appended by the engine's workflows only (WF-003).
+    case workflow(WorkflowCommand)
 
     /// The type tag in the log (never reused, CMD-002).
     public var typeTag: UInt16 {
@@ -170,6 +173,7 @@ public enum Command: Hashable, Sendable {
         case .addMessage: return 14
         case .deleteConversation: return 15
         case .setMemoryAccess: return 16
+        case .workflow(let step): return step.typeTag
         }
     }
 
@@ -195,6 +199,7 @@ public enum Command: Hashable, Sendable {
         case .addMessage: return "addMessage"
         case .deleteConversation: return "deleteConversation"
         case .setMemoryAccess: return "setMemoryAccess"
+        case .workflow(let step): return step.op
         }
     }
 }

@@ -113,6 +113,8 @@ extension Command {
             w.string(id)
             w.u32(UInt32(clamping: accessCount))
             w.optional(lastAccessedAt) { $0.u64(UInt64(bitPattern: $1.microsecondsSince1970)) }
+        case .workflow(let step):
+            step.encode(into: &w)
         }
         return w.bytes
     }
@@ -120,7 +122,7 @@ extension Command {
     /// The commands whose bulk fields `decode(_:skippingBulk:)` can skip.
     var hasBulkFields: Bool {
         switch self {
-        case .addMemory, .updateMemory, .updateMemoryEmbedding, .addMessage: true
+        case .addMemory, .updateMemory, .updateMemoryEmbedding, .addMessage, .workflow(.migrationCopied): true
         default: false
         }
     }
@@ -210,6 +212,8 @@ extension Command {
                 lastAccessedAt: try r.optional("lastAccessedAt") { (r: inout PayloadReader) throws(PayloadError) in
                     Timestamp(microsecondsSince1970: Int64(bitPattern: try r.u64("lastAccessedAt")))
                 })
+        case 32...48:
+            command = .workflow(try WorkflowCommand.decode(typeTag: typeTag, &r))
         default:
             throw PayloadError("type tag \(typeTag) is unknown to this ShardLog (written by a newer one?)")
         }

@@ -70,6 +70,63 @@ extension CommandJSON {
             o["id"] = id
             o["accessCount"] = accessCount
             if let lastAccessedAt { o["lastAccessedAt"] = ISO8601.format(lastAccessedAt) }
+        case .workflow(let step):
+            for (key, value) in fields(step) { o[key] = value }
+        }
+        return o
+    }
+
+    /// A workflow step's fields (Specs/Workflows.md). A copy step shows which rows it
+    /// carried (ids and counts), not the rows themselves.
+    static func fields(_ step: WorkflowCommand) -> [String: Any] {
+        var o: [String: Any] = [:]
+        if let id = step.migrationId { o["migrationId"] = id }
+        switch step {
+        case .addShard(let id), .drainShard(let id), .removeShard(let id):
+            o["shard"] = id
+        case .migrationStarted(_, let persona, let source, let target, let batchSize, let reverseOf, let planId):
+            o["personaId"] = persona
+            o["source"] = source
+            o["target"] = target
+            o["batchSize"] = batchSize
+            if let reverseOf { o["reverseOf"] = reverseOf }
+            if let planId { o["planId"] = planId }
+        case .migrationCopied(_, let rows, let cursor):
+            o["rows"] = rows.rowCount
+            if let persona = rows.persona { o["personaRow"] = persona.id }
+            o["memoryIds"] = rows.memories.map(\.id)
+            o["conversationIds"] = rows.conversations.map(\.id)
+            o["messages"] = rows.messages.count
+            o["cursor"] = ["table": cursor.table.name, "key": cursor.key, "sequence": cursor.sequence] as [String: Any]
+        case .migrationVerify, .migrationCutOver, .migrationCompleted:
+            break
+        case .migrationVerified(_, let sourceDigest, let targetDigest, let atLSN):
+            o["sourceDigest"] = sourceDigest
+            o["targetDigest"] = targetDigest
+            o["atLSN"] = Int(atLSN.rawValue)
+        case .migrationAborted(_, let reason):
+            o["reason"] = reason
+        case .migrationFailed(_, let reason, let sourceDigest, let targetDigest):
+            o["reason"] = reason
+            o["sourceDigest"] = sourceDigest
+            o["targetDigest"] = targetDigest
+        case .memoryMoved(_, let memory, let source, let target, let row):
+            o["memoryId"] = memory
+            o["personaId"] = row.personaId
+            o["source"] = source
+            o["target"] = target
+        case .rebalancePlanned(let planId, let moves, let analysis):
+            o["planId"] = planId
+            o["moves"] = moves.map { ["personaId": $0.personaId, "source": $0.source, "target": $0.target, "records": $0.records, "bytes": $0.bytes] as [String: Any] }
+            o["analysis"] = (try? JSONSerialization.jsonObject(with: Data(analysis.utf8))) ?? analysis
+        case .rebalanceCompleted(let planId, let validation):
+            o["planId"] = planId
+            o["validation"] = (try? JSONSerialization.jsonObject(with: Data(validation.utf8))) ?? validation
+        case .rebalanceRollbackStarted(let planId), .rebalanceRolledBack(let planId):
+            o["planId"] = planId
+        case .rebalanceStopped(let planId, let reason):
+            o["planId"] = planId
+            o["reason"] = reason
         }
         return o
     }
@@ -83,6 +140,8 @@ extension CommandJSON {
         case .deletePersona(let id), .activatePersona(let id), .deactivatePersona(let id): return id
         case .addMemory(let m): return m.personaId
         case .createConversation(_, let personaID, _): return personaID
+        case .workflow(.migrationStarted(_, let personaID, _, _, _, _, _)): return personaID
+        case .workflow(.memoryMoved(_, _, _, _, let row)): return row.personaId
         default: return nil
         }
     }

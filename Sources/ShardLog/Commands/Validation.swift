@@ -152,6 +152,8 @@ enum Validation {
             try text(title, "title", max: shortTextMax)
         case .addMessage(_, _, let content):
             try text(content, "message content", max: contentMax)
+        case .workflow:
+            break  // appended by the engine's drivers; checked against the workflow's state (WF-003)
         }
     }
 }

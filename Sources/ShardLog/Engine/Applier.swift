@@ -86,6 +86,13 @@ final class Applier: @unchecked Sendable {
         }
     }
 
+    /// Waits until every LSN up to `lsn` is applied (or the applier failed).
+    func waitUntilApplied(through lsn: LSN) async {
+        while lock.withLock({ nextLSN <= lsn && failure == nil }) {
+            try? await Task.sleep(for: .microseconds(200))
+        }
+    }
+
     /// Waits until everything handed over is applied (used before a rebuild or close).
     func waitUntilIdle() async {
         while true {

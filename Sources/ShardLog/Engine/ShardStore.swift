@@ -31,8 +31,16 @@ public final class ShardStore: @unchecked Sendable {
     private var applier: Applier!
     /// Set while a rebuild in place runs: writes wait.
     private var maintenance = false
+    /// Personas whose writes wait while a migration takes a consistent batch (WF-023).
+    private var heldPersonas: Set<String> = []
+    /// For personas being migrated: the last LSN that touched each of their rows (WF-023),
+    /// by row key (`p:`, `m:`, `c:` and the id). Not logged: a driver's working memory.
+    private var touches: [String: [String: LSN]] = [:]
+    /// Workflow events for subscribers (WF-070).
+    let eventHub = EventHub()
+    let configuration: StoreConfiguration
 
-    private enum Retry: Error { case maintenance }
+    private enum Retry: Error { case maintenance, held }
 
     /// LOG-060's envelope limits, checked before the state changes.
     static func envelopeProblem(_ envelope: Envelope) -> String? {
@@ -46,8 +54,12 @@ public final class ShardStore: @unchecked Sendable {
     static func shardDirectory(_ dataDirectory: String) -> String { dataDirectory + "/shards" }
     static func shardPath(_ dataDirectory: String, _ shard: String) -> String { shardDirectory(dataDirectory) + "/\(shard).sqlite" }
 
-    private init(dataDirectory: String, log: CommandLog, catalog: CatalogProjection, state: StoreState, projections: [String: ShardProjection]) {
+    private init(
+        dataDirectory: String, configuration: StoreConfiguration, log: CommandLog, catalog: CatalogProjection, state: StoreState,
+        projections: [String: ShardProjection]
+    ) {
         self.dataDirectory = dataDirectory
+        self.configuration = configuration
         self.log = log
         self.catalog = catalog
         self.state = state
@@ -89,7 +101,13 @@ public final class ShardStore: @unchecked Sendable {
             throw ShardLogError.log(error)
         }
         do {
-            let catalog = try CatalogProjection(path: catalogPath(dataDirectory))
+            var catalog = try CatalogProjection(path: catalogPath(dataDirectory))
+            if try catalog.schemaVersion() != CatalogProjection.schemaVersion {
+                // A catalog of another version is a projection like any other: rebuilt from the log.
+                try catalog.pool.close()
+                for suffix in ["", "-wal", "-shm"] { try? fileManager.removeItem(atPath: catalogPath(dataDirectory) + suffix) }
+                catalog = try CatalogProjection(path: catalogPath(dataDirectory))
+            }
             let catalogLSN = try catalog.appliedLSN()
             if catalogLSN > log.lastLSN {
                 throw ShardLogError.projectionDamaged(shard: "catalog", reason: "it has applied LSN \(catalogLSN) but the log ends at \(log.lastLSN)")
@@ -97,11 +115,13 @@ public final class ShardStore: @unchecked Sendable {
             let state = try catalog.loadState()
             var projections: [String: ShardProjection] = [:]
             for shard in state.shards { projections[shard] = try ShardProjection(id: shard, path: shardPath(dataDirectory, shard)) }
-            let store = ShardStore(dataDirectory: dataDirectory, log: log, catalog: catalog, state: state, projections: projections)
+            let store = ShardStore(
+                dataDirectory: dataDirectory, configuration: configuration, log: log, catalog: catalog, state: state, projections: projections)
             try store.catchUp()
             if log.lastLSN == .zero {
                 try await store.execute(.initializeStore(configuration.initialization()), envelope: Envelope(actor: "system", reason: "new store"))
             }
+            try await store.recoverWorkflows()
             return store
         } catch {
             try? log.close()
@@ -228,16 +248,35 @@ public final class ShardStore: @unchecked Sendable {
     /// Returns once the commands are durable and applied, so a read that follows sees them.
     @discardableResult
     public func execute(_ commands: [(Command, Envelope)]) async throws -> [LSN] {
+        for (index, (command, _)) in commands.enumerated() {
+            if case .workflow = command {
+                throw ShardLogError.invalidCommand(index: index, op: command.op, reason: "appended by the engine's workflows only (WF-003)")
+            }
+        }
+        return try await submit(commands)
+    }
+
+    /// Thrown by `submit` when its `check` fails: the caller reads again and retries.
+    struct StaleRead: Error {}
+
+    /// `execute` without the WF-003 check: the workflow drivers' way in. `check` runs under
+    /// the store's lock just before the commands are staged, with the rows touched so far
+    /// (WF-023); when it returns false nothing is appended and `StaleRead` is thrown.
+    @discardableResult
+    func submit(_ commands: [(Command, Envelope)], check: (([String: [String: LSN]]) -> Bool)? = nil) async throws -> [LSN] {
         guard !commands.isEmpty else { return [] }
         while true {
             let prepared: Prepared
             do {
-                prepared = try prepare(commands)
+                prepared = try prepare(commands, check: check)
             } catch CommandLogError.queueFull {
                 await log.waitForQueueSpace()
                 continue
             } catch Retry.maintenance {
                 try await Task.sleep(for: .milliseconds(2))
+                continue
+            } catch Retry.held {
+                try await Task.sleep(for: .milliseconds(1))
                 continue
             } catch let error as CommandLogError {
                 throw ShardLogError.log(error)
@@ -259,6 +298,7 @@ public final class ShardStore: @unchecked Sendable {
                 poison(error)
                 throw error
             }
+            for (command, _) in commands { if case .workflow(let step) = command { publish(step) } }
             return results
         }
     }
@@ -270,13 +310,17 @@ public final class ShardStore: @unchecked Sendable {
     }
 
     /// Validate → route → submit, under the lock, so LSN order is validation order.
-    private func prepare(_ commands: [(Command, Envelope)]) throws -> Prepared {
+    private func prepare(_ commands: [(Command, Envelope)], check: (([String: [String: LSN]]) -> Bool)? = nil) throws -> Prepared {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
         if closed { throw ShardLogError.unavailable("the store is closed") }
         if maintenance { throw Retry.maintenance }
+        if !heldPersonas.isEmpty {
+            for (command, _) in commands where state.personasTouched(by: command).contains(where: heldPersonas.contains) { throw Retry.held }
+        }
         if !log.canSubmit(commandCount: commands.count) { throw CommandLogError.queueFull }
+        if let check, !check(touches) { throw StaleRead() }
         let snapshot = commands.count > 1 ? state : nil
         let staged: Staged
         do {
@@ -298,7 +342,43 @@ public final class ShardStore: @unchecked Sendable {
         }
         precondition(ticket.range.lowerBound == nextLSN, "the engine is the log's only writer")
         nextLSN = ticket.range.upperBound.next
+        recordTouches(effects)
         return .submitted(ticket, results.map { $0! }, effects)
+    }
+
+    /// WF-023: remembers which rows of migrating personas each command changed.
+    private func recordTouches(_ effects: [(lsn: LSN, effects: Effects)]) {
+        for (lsn, effects) in effects {
+            for (personaID, key) in effects.stagedTouches { touches[personaID, default: [:]][key] = lsn }
+        }
+    }
+
+    /// The rows of a migrating persona changed so far, with the last LSN of each (WF-023).
+    func touchesSnapshot(of personaID: String) -> [String: LSN] {
+        lock.withLock { touches[personaID] ?? [:] }
+    }
+
+    /// Forgets a persona's touches (its migration ended).
+    func forgetTouches(of personaID: String) {
+        _ = lock.withLock { touches.removeValue(forKey: personaID) }
+    }
+
+    /// Makes writes to `personaID` wait (WF-023) until `release`; returns the last LSN
+    /// staged so far, which the caller waits to be applied.
+    func hold(_ personaID: String) -> LSN {
+        lock.withLock {
+            heldPersonas.insert(personaID)
+            return LSN(nextLSN.rawValue - 1)
+        }
+    }
+
+    func release(_ personaID: String) {
+        _ = lock.withLock { heldPersonas.remove(personaID) }
+    }
+
+    /// Waits until every command up to `lsn` is applied to the projections.
+    func waitUntilApplied(through lsn: LSN) async {
+        await applier.waitUntilApplied(through: lsn)
     }
 
     private func poison(_ error: ShardLogError) {
@@ -329,9 +409,21 @@ public final class ShardStore: @unchecked Sendable {
                 continue
             }
             var command = command
-            if case .createPersona(var creation) = command, creation.shard.isEmpty, let router = state.router {
+            // WF-004: a workflow started with an empty id gets the next one, here, under the lock.
+            switch command {
+            case .workflow(.migrationStarted("", let persona, let source, let target, let batchSize, let reverseOf, let planId)):
+                command = .workflow(.migrationStarted(
+                    migrationId: "mig-\(state.migrationCount + 1)", personaId: persona, source: source, target: target,
+                    batchSize: batchSize, reverseOf: reverseOf, planId: planId))
+            case .workflow(.memoryMoved("", let memory, let source, let target, let row)):
+                command = .workflow(.memoryMoved(migrationId: "mig-\(state.migrationCount + 1)", memoryId: memory, source: source, target: target, row: row))
+            case .workflow(.rebalancePlanned("", let moves, let analysis)):
+                command = .workflow(.rebalancePlanned(planId: "plan-\(state.planCount + 1)", moves: moves, analysis: analysis))
+            default: break
+            }
+            if case .createPersona(var creation) = command, creation.shard.isEmpty, let shard = state.route(creation.id) {
                 // ROUTE-001: the router runs once, here; the command records its choice.
-                creation.shard = router.shard(for: creation.id, personaCounts: state.strategyNeedsCounts ? state.personaCounts() : [:])
+                creation.shard = shard
                 command = .createPersona(creation)
             }
             let timestamp = envelope.timestamp ?? clock()
@@ -378,8 +470,14 @@ public final class ShardStore: @unchecked Sendable {
         // A command that creates shards (initializeStore) creates their databases first.
         for unit in units {
             for (_, effects) in unit.effects {
-                for case .initialize(let initialization) in effects.catalog {
-                    for shard in initialization.shards where projection(forShard: shard) == nil {
+                for effect in effects.catalog {
+                    let created: [String]
+                    switch effect {
+                    case .initialize(let initialization): created = initialization.shards
+                    case .addShard(let id): created = [id]
+                    default: continue
+                    }
+                    for shard in created where projection(forShard: shard) == nil {
                         let projection = try ShardProjection(id: shard, path: Self.shardPath(dataDirectory, shard))
                         // A database that survived its catalog (catch-up after the catalog was lost)
                         // already holds what it applied: catch-up must skip those commands.
@@ -411,6 +509,12 @@ public final class ShardStore: @unchecked Sendable {
                 try projection.apply(perShard[id] ?? [], through: last)
             }
             try catalog.apply(catalogEffects, through: last)
+            // WF-012: a removed shard's database goes; its history stays in the log.
+            for case .setShardStatus(let id, .removed) in catalogEffects.map(\.effect) {
+                guard let projection = lock.withLock({ self.projections.removeValue(forKey: id) }) else { continue }
+                try projection.pool.close()
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: projection.path + suffix) }
+            }
         } catch let error as ShardLogError {
             throw error
         } catch {
@@ -428,6 +532,7 @@ public final class ShardStore: @unchecked Sendable {
         }
         if wasClosed { return }
         await applier.waitUntilIdle()
+        eventHub.finish()
         do { try log.close() } catch let error as CommandLogError { throw ShardLogError.log(error) }
         for projection in projections.values { try projection.pool.close() }
         try catalog.pool.close()
@@ -441,7 +546,7 @@ public final class ShardStore: @unchecked Sendable {
         return projections[shard]
     }
 
-    private func withState<T>(_ body: (StoreState) -> T) -> T {
+    func withState<T>(_ body: (StoreState) -> T) -> T {
         lock.lock()
         defer { lock.unlock() }
         return body(state)
@@ -470,12 +575,22 @@ public final class ShardStore: @unchecked Sendable {
         return try persona(id: id)
     }
 
-    /// A persona's memories, filtered and ordered by `query` (one shard: co-location, ROUTE-002).
+    /// A persona's memories, filtered and ordered by `query`: one shard (co-location,
+    /// ROUTE-002), plus the shards holding detached memories of it (WF-040), merged.
     public func personaMemories(_ personaID: String, query: MemoryQuery = MemoryQuery()) throws -> [MemoryEntity] {
-        guard let shard = shardForPersona(personaID), let projection = projection(forShard: shard) else {
+        let shards = withState { $0.memoryShards(ofPersona: personaID) }
+        guard let first = shards.first, let projection = projection(forShard: first) else {
             throw ShardLogError.notFound(kind: "persona", id: personaID)
         }
-        return try projection.memories(personaID: personaID, query: query)
+        if shards.count == 1 { return try projection.memories(personaID: personaID, query: query) }
+        var wide = query
+        wide.offset = 0
+        wide.limit = query.limit.map { $0 + query.offset }
+        var merged: [MemoryEntity] = []
+        for shard in shards { merged += try self.projection(forShard: shard)?.memories(personaID: personaID, query: wide) ?? [] }
+        merged.sort(by: query.areInIncreasingOrder)
+        let page = merged.dropFirst(query.offset)
+        return Array(query.limit.map { page.prefix($0) } ?? page)
     }
 
     public func memory(id: String) throws -> MemoryEntity? {

@@ -26,6 +26,15 @@ public struct StoreConfiguration: Sendable {
     public var createIfMissing = true
     /// The log's segment roll size.
     public var logSegmentSizeMax = Limits.segmentSizeDefault
+    /// Rows per batch of a persona migration's copy (WF-022; the original design's
+    /// `migrationBatchSize`, default 1,000).
+    public var migrationBatchSize = 1_000
+    /// What open does with a workflow a crash interrupted (WF-060).
+    public var workflowRecovery: WorkflowRecovery = .resume
+    /// When a rebalance is due (WF-051; the original design's `DatabaseShardingConfig`).
+    public var rebalanceThresholds = RebalanceThresholds()
+    /// How often `AutoRebalancer` looks (the original design's `rebalanceInterval`, default one hour).
+    public var rebalanceInterval: Duration = .seconds(3600)
 
     public init() {}
 

@@ -12,10 +12,16 @@ struct StoreState: Sendable {
         var shard: String
         var memoryIDs: Set<String> = []
         var conversationIDs: Set<String> = []
+        /// Its unfinished migration (WF-020).
+        var migrationID: String?
+        /// Shards holding memories of it that are detached (WF-040), with how many.
+        var detached: [String: Int] = [:]
     }
     struct MemoryEntry: Hashable, Sendable {
         var personaID: String
         var deleted: Bool
+        /// Its home when detached from its persona's shard (WF-040).
+        var home: String? = nil
     }
     struct ConversationEntry: Hashable, Sendable {
         var personaID: String
@@ -29,10 +35,45 @@ struct StoreState: Sendable {
     var activePersona: String?
     var commandIDs: [String: LSN] = [:]
     var lastLSN = LSN.zero
+    /// Every shard ever created, with its status (WF-010 … WF-012).
+    var shardStatus: [String: ShardStatus] = [:] {
+        didSet { refreshRouter() }
+    }
+    /// Every migration, by id (the history stays: `shardlog migration list`).
+    var migrations: [String: MigrationWorkflow] = [:]
+    var plans: [String: RebalanceWorkflow] = [:]
+    /// How many migrations and plans were started: the next ids (WF-004).
+    var migrationCount = 0
+    var planCount = 0
+    /// Places new personas on the active shards (WF-013); rebuilt when they change.
+    private(set) var router: Router?
 
-    var shards: [String] { initialization?.shards ?? [] }
-    var router: Router? {
-        initialization.map { Router(strategy: $0.strategy, shards: $0.shards, virtualNodes: $0.virtualNodes, rangeBoundaries: $0.rangeBoundaries) }
+    /// The shards that have a database: every shard not removed, sorted.
+    var shards: [String] { shardStatus.filter { $0.value != .removed }.keys.sorted(by: Router.utf8Less) }
+    /// The shards new personas and migrations may go to.
+    var activeShards: [String] { shardStatus.filter { $0.value == .active }.keys.sorted(by: Router.utf8Less) }
+
+    private mutating func refreshRouter() {
+        guard let s = initialization else { return }
+        let active = activeShards
+        guard !active.isEmpty else {
+            router = nil
+            return
+        }
+        // WF-013: range keeps the boundaries of the initial shards.
+        router = Router(
+            strategy: s.strategy, shards: s.strategy == .range ? s.shards : active, virtualNodes: s.virtualNodes,
+            rangeBoundaries: s.rangeBoundaries)
+    }
+
+    /// The shard a new persona goes to (ROUTE-001, WF-013).
+    func route(_ personaID: String) -> String? {
+        guard let router else { return nil }
+        let chosen = router.shard(for: personaID, personaCounts: strategyNeedsCounts ? personaCounts() : [:])
+        if shardStatus[chosen] == .active { return chosen }
+        // A range boundary whose shard is not active: the next active shard in id order.
+        let active = activeShards
+        return active.first { Router.utf8Less(chosen, $0) } ?? active.first
     }
 
     /// Sizes the tables for as many entries as `other` has (a rebuild's replay would
@@ -47,18 +88,24 @@ struct StoreState: Sendable {
 
     func personaCounts() -> [String: Int] {
         var counts: [String: Int] = [:]
-        for shard in shards { counts[shard] = 0 }
-        for entry in personas.values { counts[entry.shard, default: 0] += 1 }
+        for shard in activeShards { counts[shard] = 0 }
+        for entry in personas.values where counts[entry.shard] != nil { counts[entry.shard, default: 0] += 1 }
         return counts
     }
 
-    /// The shard that holds a memory (its persona's, ROUTE-002).
+    /// The shard that holds a memory: its home when detached, else its persona's (ROUTE-002).
     func shard(ofMemory id: String) -> String? {
-        memories[id].flatMap { personas[$0.personaID]?.shard }
+        memories[id].flatMap { $0.home ?? personas[$0.personaID]?.shard }
     }
 
     func shard(ofConversation id: String) -> String? {
         conversations[id].flatMap { personas[$0.personaID]?.shard }
+    }
+
+    /// The shards to read for a persona's memories: its own and those with detached ones.
+    func memoryShards(ofPersona id: String) -> [String] {
+        guard let entry = personas[id] else { return [] }
+        return [entry.shard] + entry.detached.keys.sorted(by: Router.utf8Less)
     }
 
     /// The shard whose rows a command with bulk fields changes (`Command.hasBulkFields`),
@@ -70,7 +117,26 @@ struct StoreState: Sendable {
         case .updateMemory(let patch): shard(ofMemory: patch.id)
         case .updateMemoryEmbedding(let id, _, _): shard(ofMemory: id)
         case .addMessage(let conversationID, _, _): shard(ofConversation: conversationID)
+        case .workflow(.migrationCopied(let id, _, _)): migrations[id]?.target
         default: nil
+        }
+    }
+
+    /// The personas whose rows a user command changes (for holding a persona's writes, WF-023).
+    func personasTouched(by command: Command) -> [String] {
+        switch command {
+        case .createPersona(let p): return [p.id] + (p.isActive ? [activePersona].compactMap { $0 } : [])
+        case .updatePersona(let p): return [p.id]
+        case .deletePersona(let id), .deactivatePersona(let id): return [id]
+        case .activatePersona(let id): return [id] + [activePersona].compactMap { $0 }
+        case .addMemory(let m): return [m.personaId]
+        case .updateMemory(let p): return memories[p.id].map { [$0.personaID] } ?? []
+        case .setMemoryTier(let id, _), .markMemoryAccessed(let id), .updateMemoryEmbedding(let id, _, _),
+            .deleteMemory(let id), .setMemoryAccess(let id, _, _):
+            return memories[id].map { [$0.personaID] } ?? []
+        case .createConversation(_, let personaID, _): return [personaID]
+        case .addMessage(let id, _, _), .deleteConversation(let id): return conversations[id].map { [$0.personaID] } ?? []
+        case .initializeStore, .workflow: return []
         }
     }
 
@@ -85,8 +151,8 @@ struct StoreState: Sendable {
         case state
     }
 
-    /// Checks `command` against the state (CMD-010 … CMD-109) and, when valid, applies it
-    /// and returns its effects. On a thrown error the state is unchanged.
+    /// Checks `command` against the state (CMD-010 … CMD-110, Specs/Workflows.md) and, when
+    /// valid, applies it and returns its effects. On a thrown error the state is unchanged.
     mutating func apply(
         _ command: Command, lsn: LSN, timestamp: Timestamp, commandID: String?, checks: Checks = .all
     ) throws(CommandRejection) -> Effects {
@@ -100,11 +166,12 @@ struct StoreState: Sendable {
             guard initialization == nil, lsn == LSN(1) else { throw CommandRejection("initializeStore is valid only as the first command") }
             try Validation.initialization(s)
             initialization = s
+            for shard in s.shards { shardStatus[shard] = .active }
             effects.catalog.append(.initialize(s))
 
         case .createPersona(let p):
             if personas[p.id] != nil { throw CommandRejection("a persona with id \(p.id) exists") }
-            guard shards.contains(p.shard) else { throw CommandRejection("shard \(p.shard) is not an active shard") }
+            guard shardStatus[p.shard] == .active else { throw CommandRejection("shard \(p.shard) is not an active shard") }
             personas[p.id] = PersonaEntry(shard: p.shard)
             effects.catalog.append(.place(personaID: p.id, shard: p.shard))
             if p.isActive { deactivateCurrent(at: timestamp, into: &effects) }
@@ -119,11 +186,18 @@ struct StoreState: Sendable {
 
         case .updatePersona(let patch):
             let shard = try shard(ofPersona: patch.id)
-            effects.shards.append((shard, .updatePersona(patch, at: timestamp)))
+            emit(patch.id, shard, .updatePersona(patch, at: timestamp), into: &effects)
 
         case .deletePersona(let id):
             guard let entry = personas[id] else { throw CommandRejection("no persona with id \(id)") }
-            for memory in entry.memoryIDs { memories[memory] = nil }
+            if let migration = entry.migrationID {
+                throw CommandRejection("persona \(id) is being migrated (\(migration)); abort the migration first")
+            }
+            // Detached memories go with it (WF-040), from their homes.
+            for memory in entry.memoryIDs.sorted(by: Router.utf8Less) {
+                if let home = memories[memory]?.home { effects.shards.append((home, .removeMemory(id: memory))) }
+                memories[memory] = nil
+            }
             for conversation in entry.conversationIDs { conversations[conversation] = nil }
             personas[id] = nil
             effects.catalog.append(.unindexPersonaContents(personaID: id))
@@ -139,7 +213,7 @@ struct StoreState: Sendable {
             if activePersona != id { deactivateCurrent(at: timestamp, into: &effects) }
             activePersona = id
             effects.catalog.append(.setActivePersona(id))
-            effects.shards.append((shard, .setPersonaActive(id: id, active: true, at: timestamp)))
+            emit(id, shard, .setPersonaActive(id: id, active: true, at: timestamp), into: &effects)
 
         case .deactivatePersona(let id):
             let shard = try shard(ofPersona: id)
@@ -147,7 +221,7 @@ struct StoreState: Sendable {
                 activePersona = nil
                 effects.catalog.append(.setActivePersona(nil))
             }
-            effects.shards.append((shard, .setPersonaActive(id: id, active: false, at: timestamp)))
+            emit(id, shard, .setPersonaActive(id: id, active: false, at: timestamp), into: &effects)
 
         case .addMemory(let m):
             if memories[m.id] != nil { throw CommandRejection("a memory with id \(m.id) exists") }
@@ -156,34 +230,32 @@ struct StoreState: Sendable {
             // In place: copying the entry out and back would copy its set on every insert.
             personas[m.personaId]!.memoryIDs.insert(m.id)
             effects.catalog.append(.indexMemory(id: m.id, personaID: m.personaId))
-            effects.shards.append((shard, .insertMemory(MemoryEntity(
+            emit(m.personaId, shard, .insertMemory(MemoryEntity(
                 id: m.id, personaId: m.personaId, type: m.type, name: m.name, content: m.content, summary: m.summary,
                 tags: m.tags, importance: m.importance, tier: m.tier, embedding: m.embedding, embeddingModel: m.embeddingModel,
-                createdAt: timestamp, updatedAt: timestamp))))
+                createdAt: timestamp, updatedAt: timestamp)), into: &effects)
 
         case .updateMemory(let patch):
-            let shard = try liveMemory(patch.id)
-            effects.shards.append((shard, .updateMemory(patch, at: timestamp)))
+            let memory = try liveMemory(patch.id)
+            emit(memory, .updateMemory(patch, at: timestamp), into: &effects)
 
         case .setMemoryTier(let id, let tier):
-            effects.shards.append((try liveMemory(id), .setMemoryTier(id: id, tier: tier, at: timestamp)))
+            emit(try liveMemory(id), .setMemoryTier(id: id, tier: tier, at: timestamp), into: &effects)
 
         case .markMemoryAccessed(let id):
-            effects.shards.append((try liveMemory(id), .markMemoryAccessed(id: id, at: timestamp)))
+            emit(try liveMemory(id), .markMemoryAccessed(id: id, at: timestamp), into: &effects)
 
         case .updateMemoryEmbedding(let id, let embedding, let model):
-            let shard = try liveMemory(id)
-            effects.shards.append((shard, .updateMemoryEmbedding(id: id, embedding: embedding, model: model, at: timestamp)))
+            emit(try liveMemory(id), .updateMemoryEmbedding(id: id, embedding: embedding, model: model, at: timestamp), into: &effects)
 
         case .setMemoryAccess(let id, let accessCount, let lastAccessedAt):
-            let shard = try liveMemory(id)
-            effects.shards.append((shard, .setMemoryAccess(id: id, accessCount: accessCount, lastAccessedAt: lastAccessedAt, at: timestamp)))
+            emit(try liveMemory(id), .setMemoryAccess(id: id, accessCount: accessCount, lastAccessedAt: lastAccessedAt, at: timestamp), into: &effects)
 
         case .deleteMemory(let id):
-            let shard = try liveMemory(id)
+            let memory = try liveMemory(id)
             memories[id]!.deleted = true
             effects.catalog.append(.markMemoryDeleted(id: id))
-            effects.shards.append((shard, .softDeleteMemory(id: id, at: timestamp)))
+            emit(memory, .softDeleteMemory(id: id, at: timestamp), into: &effects)
 
         case .createConversation(let id, let personaID, let title):
             if conversations[id] != nil { throw CommandRejection("a conversation with id \(id) exists") }
@@ -191,8 +263,8 @@ struct StoreState: Sendable {
             conversations[id] = ConversationEntry(personaID: personaID, messageCount: 0)
             personas[personaID]!.conversationIDs.insert(id)
             effects.catalog.append(.indexConversation(id: id, personaID: personaID))
-            effects.shards.append((shard, .insertConversation(Conversation(
-                id: id, personaId: personaID, title: title, createdAt: timestamp, updatedAt: timestamp))))
+            emit(personaID, shard, .insertConversation(Conversation(
+                id: id, personaId: personaID, title: title, createdAt: timestamp, updatedAt: timestamp)), into: &effects)
 
         case .addMessage(let conversationID, let role, let content):
             guard let conversation = conversations[conversationID] else {
@@ -201,16 +273,19 @@ struct StoreState: Sendable {
             conversations[conversationID]!.messageCount += 1
             let messageCount = conversation.messageCount + 1
             effects.catalog.append(.setMessageCount(conversationID: conversationID, count: messageCount))
-            effects.shards.append((personas[conversation.personaID]!.shard, .insertMessage(
+            emit(conversation.personaID, personas[conversation.personaID]!.shard, .insertMessage(
                 conversationID: conversationID,
-                Message(sequence: messageCount, role: role, content: content, createdAt: timestamp))))
+                Message(sequence: messageCount, role: role, content: content, createdAt: timestamp)), into: &effects)
 
         case .deleteConversation(let id):
             guard let conversation = conversations[id] else { throw CommandRejection("no conversation with id \(id)") }
             conversations[id] = nil
             personas[conversation.personaID]!.conversationIDs.remove(id)
             effects.catalog.append(.unindexConversation(id: id))
-            effects.shards.append((personas[conversation.personaID]!.shard, .deleteConversation(id: id)))
+            emit(conversation.personaID, personas[conversation.personaID]!.shard, .deleteConversation(id: id), into: &effects)
+
+        case .workflow(let step):
+            try applyWorkflow(step, lsn: lsn, timestamp: timestamp, into: &effects)
         }
         if let commandID {
             commandIDs[commandID] = lsn
@@ -222,22 +297,48 @@ struct StoreState: Sendable {
 
     /// The shard of a persona that exists. Returns the shard rather than the entry: a copy
     /// of the entry would share its sets, so the insert that follows would copy a whole set.
-    private func shard(ofPersona id: String) throws(CommandRejection) -> String {
+    func shard(ofPersona id: String) throws(CommandRejection) -> String {
         guard let shard = personas[id]?.shard else { throw CommandRejection("no persona with id \(id)") }
         return shard
     }
 
-    /// The shard of a memory that exists and is not soft-deleted (CMD-107, CMD-108).
-    private func liveMemory(_ id: String) throws(CommandRejection) -> String {
+    /// Where a memory's effects go.
+    struct MemoryPlace {
+        var personaID: String
+        var shard: String
+        /// On its persona's shard (not detached): its persona's migration stages it too.
+        var attached: Bool
+    }
+
+    /// A memory that exists and is not soft-deleted (CMD-107, CMD-108).
+    private func liveMemory(_ id: String) throws(CommandRejection) -> MemoryPlace {
         guard let memory = memories[id] else { throw CommandRejection("no memory with id \(id)") }
         if memory.deleted { throw CommandRejection("memory \(id) is deleted") }
-        return personas[memory.personaID]!.shard
+        return MemoryPlace(personaID: memory.personaID, shard: memory.home ?? personas[memory.personaID]!.shard, attached: memory.home == nil)
+    }
+
+    /// Appends an effect on a persona's rows, and its staged twin on the target while the
+    /// persona is being migrated (WF-021: the dual write).
+    private func emit(_ personaID: String, _ shard: String, _ effect: ShardEffect, into effects: inout Effects) {
+        effects.shards.append((shard, effect))
+        if let id = personas[personaID]?.migrationID, let migration = migrations[id], migration.isCopying {
+            effects.shards.append((migration.target, .staged(effect)))
+            if let key = effect.rowKey { effects.stagedTouches.append((personaID, key)) }
+        }
+    }
+
+    private func emit(_ memory: MemoryPlace, _ effect: ShardEffect, into effects: inout Effects) {
+        if memory.attached {
+            emit(memory.personaID, memory.shard, effect, into: &effects)
+        } else {
+            effects.shards.append((memory.shard, effect))
+        }
     }
 
     /// CMD-104/CMD-105: the previously active persona is deactivated by the same command.
     private mutating func deactivateCurrent(at timestamp: Timestamp, into effects: inout Effects) {
         guard let current = activePersona, let entry = personas[current] else { return }
-        effects.shards.append((entry.shard, .setPersonaActive(id: current, active: false, at: timestamp)))
+        emit(current, entry.shard, .setPersonaActive(id: current, active: false, at: timestamp), into: &effects)
         activePersona = nil
         effects.catalog.append(.setActivePersona(nil))
     }

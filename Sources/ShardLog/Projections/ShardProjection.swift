@@ -36,7 +36,7 @@ final class ShardProjection: Sendable {
     /// Applies effects and records `lsn` in the same transaction (PROJ-002).
     func apply(_ effects: [ShardEffect], through lsn: LSN) throws {
         try pool.write { db in
-            for effect in effects { try Self.apply(effect, in: db) }
+            for effect in effects { try Self.apply(effect, in: db, reports: reports) }
             try Self.setAppliedLSN(lsn, in: db)
         }
     }
@@ -47,43 +47,58 @@ final class ShardProjection: Sendable {
 
     // MARK: - Effects → SQL
 
-    static func apply(_ effect: ShardEffect, in db: Database) throws {
+    /// The table names effects write to: a shard's own, or its staging tables (WF-021).
+    struct Tables: Sendable {
+        var personas: String
+        var memories: String
+        var conversations: String
+        var messages: String
+        static let main = Tables(personas: "personas", memories: "memories", conversations: "conversations", messages: "messages")
+        static let staged = Tables(
+            personas: "staged_personas", memories: "staged_memories", conversations: "staged_conversations", messages: "staged_messages")
+    }
+
+    /// Digests reported by `reportPersonaDigest` effects, by LSN and side (WF-024).
+    let reports = DigestReports()
+
+    /// Applies one effect. `reports` receives `reportPersonaDigest` results (live apply only).
+    static func apply(_ effect: ShardEffect, in db: Database, tables t: Tables = .main, reports: DigestReports? = nil) throws {
         switch effect {
         case .insertPersona(let p):
             try db.cachedStatement(sql: """
-                INSERT INTO personas (id, name, description, personality, memory_configuration, privacy_settings,
+                INSERT INTO \(t.personas) (id, name, description, personality, memory_configuration, privacy_settings,
                   is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     p.id, p.name, p.description, JSONText.encode(p.personality), JSONText.encode(p.memoryConfiguration),
                     JSONText.encode(p.privacySettings), p.isActive, p.createdAt.rawValue, p.updatedAt.rawValue,
                 ])
         case .updatePersona(let patch, let at):
-            if let name = patch.name { try db.execute(sql: "UPDATE personas SET name = ? WHERE id = ?", arguments: [name, patch.id]) }
+            if let name = patch.name { try db.execute(sql: "UPDATE \(t.personas) SET name = ? WHERE id = ?", arguments: [name, patch.id]) }
             if let description = patch.description {
-                try db.execute(sql: "UPDATE personas SET description = ? WHERE id = ?", arguments: [description, patch.id])
+                try db.execute(sql: "UPDATE \(t.personas) SET description = ? WHERE id = ?", arguments: [description, patch.id])
             }
             if let value = patch.personality {
-                try db.execute(sql: "UPDATE personas SET personality = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
+                try db.execute(sql: "UPDATE \(t.personas) SET personality = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
             }
             if let value = patch.memoryConfiguration {
-                try db.execute(sql: "UPDATE personas SET memory_configuration = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
+                try db.execute(sql: "UPDATE \(t.personas) SET memory_configuration = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
             }
             if let value = patch.privacySettings {
-                try db.execute(sql: "UPDATE personas SET privacy_settings = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
+                try db.execute(sql: "UPDATE \(t.personas) SET privacy_settings = ? WHERE id = ?", arguments: [JSONText.encode(value), patch.id])
             }
-            try db.execute(sql: "UPDATE personas SET updated_at = ? WHERE id = ?", arguments: [at.rawValue, patch.id])
+            try db.execute(sql: "UPDATE \(t.personas) SET updated_at = ? WHERE id = ?", arguments: [at.rawValue, patch.id])
         case .setPersonaActive(let id, let active, let at):
-            try db.execute(sql: "UPDATE personas SET is_active = ?, updated_at = ? WHERE id = ?", arguments: [active, at.rawValue, id])
+            try db.execute(sql: "UPDATE \(t.personas) SET is_active = ?, updated_at = ? WHERE id = ?", arguments: [active, at.rawValue, id])
         case .deletePersona(let id):
-            try db.execute(sql: "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE persona_id = ?)", arguments: [id])
-            try db.execute(sql: "DELETE FROM conversations WHERE persona_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM memories WHERE persona_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM personas WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM \(t.messages) WHERE conversation_id IN (SELECT id FROM \(t.conversations) WHERE persona_id = ?)", arguments: [id])
+            try db.execute(sql: "DELETE FROM \(t.conversations) WHERE persona_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM \(t.memories) WHERE persona_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM \(t.personas) WHERE id = ?", arguments: [id])
         case .insertMemory(let m):
             // The hottest insert (imports, rebuilds): bound through SQLite's C API, which skips
             // building an argument array of DatabaseValues for every row.
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO memories (id, persona_id, type, name, content, summary, tags, importance, tier, embedding,
+                INSERT INTO \(t.memories) (id, persona_id, type, name, content, summary, tags, importance, tier, embedding,
                   embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
@@ -106,47 +121,127 @@ final class ShardProjection: Sendable {
             binder.int(m.deletedAt?.rawValue)
             try binder.step(db)
         case .updateMemory(let patch, let at):
-            if let type = patch.type { try db.execute(sql: "UPDATE memories SET type = ? WHERE id = ?", arguments: [type.rawValue, patch.id]) }
-            if let name = patch.name { try db.execute(sql: "UPDATE memories SET name = ? WHERE id = ?", arguments: [name, patch.id]) }
-            if let content = patch.content { try db.execute(sql: "UPDATE memories SET content = ? WHERE id = ?", arguments: [content, patch.id]) }
-            if let summary = patch.summary { try db.execute(sql: "UPDATE memories SET summary = ? WHERE id = ?", arguments: [summary, patch.id]) }
+            if let type = patch.type { try db.execute(sql: "UPDATE \(t.memories) SET type = ? WHERE id = ?", arguments: [type.rawValue, patch.id]) }
+            if let name = patch.name { try db.execute(sql: "UPDATE \(t.memories) SET name = ? WHERE id = ?", arguments: [name, patch.id]) }
+            if let content = patch.content { try db.execute(sql: "UPDATE \(t.memories) SET content = ? WHERE id = ?", arguments: [content, patch.id]) }
+            if let summary = patch.summary { try db.execute(sql: "UPDATE \(t.memories) SET summary = ? WHERE id = ?", arguments: [summary, patch.id]) }
             if let tags = patch.tags {
-                try db.execute(sql: "UPDATE memories SET tags = ? WHERE id = ?", arguments: [JSONText.strings(tags), patch.id])
+                try db.execute(sql: "UPDATE \(t.memories) SET tags = ? WHERE id = ?", arguments: [JSONText.strings(tags), patch.id])
             }
             if let importance = patch.importance {
-                try db.execute(sql: "UPDATE memories SET importance = ? WHERE id = ?", arguments: [importance, patch.id])
+                try db.execute(sql: "UPDATE \(t.memories) SET importance = ? WHERE id = ?", arguments: [importance, patch.id])
             }
-            try db.execute(sql: "UPDATE memories SET updated_at = ? WHERE id = ?", arguments: [at.rawValue, patch.id])
+            try db.execute(sql: "UPDATE \(t.memories) SET updated_at = ? WHERE id = ?", arguments: [at.rawValue, patch.id])
         case .setMemoryTier(let id, let tier, let at):
-            try db.execute(sql: "UPDATE memories SET tier = ?, updated_at = ? WHERE id = ?", arguments: [tier.rawValue, at.rawValue, id])
+            try db.execute(sql: "UPDATE \(t.memories) SET tier = ?, updated_at = ? WHERE id = ?", arguments: [tier.rawValue, at.rawValue, id])
         case .markMemoryAccessed(let id, let at):
-            try db.execute(sql: "UPDATE memories SET access_count = access_count + 1, last_accessed_at = ?, updated_at = ? WHERE id = ?",
+            try db.execute(sql: "UPDATE \(t.memories) SET access_count = access_count + 1, last_accessed_at = ?, updated_at = ? WHERE id = ?",
                            arguments: [at.rawValue, at.rawValue, id])
         case .setMemoryAccess(let id, let accessCount, let lastAccessedAt, let at):
-            try db.execute(sql: "UPDATE memories SET access_count = ?, last_accessed_at = ?, updated_at = ? WHERE id = ?",
+            try db.execute(sql: "UPDATE \(t.memories) SET access_count = ?, last_accessed_at = ?, updated_at = ? WHERE id = ?",
                            arguments: [accessCount, lastAccessedAt?.rawValue, at.rawValue, id])
         case .updateMemoryEmbedding(let id, let embedding, let model, let at):
             if let model {
-                try db.execute(sql: "UPDATE memories SET embedding = ?, embedding_model = ?, updated_at = ? WHERE id = ?",
+                try db.execute(sql: "UPDATE \(t.memories) SET embedding = ?, embedding_model = ?, updated_at = ? WHERE id = ?",
                                arguments: [EmbeddingBlob.encode(embedding), model, at.rawValue, id])
             } else {
-                try db.execute(sql: "UPDATE memories SET embedding = ?, updated_at = ? WHERE id = ?",
+                try db.execute(sql: "UPDATE \(t.memories) SET embedding = ?, updated_at = ? WHERE id = ?",
                                arguments: [EmbeddingBlob.encode(embedding), at.rawValue, id])
             }
         case .softDeleteMemory(let id, let at):
-            try db.execute(sql: "UPDATE memories SET deleted_at = ?, updated_at = ? WHERE id = ?", arguments: [at.rawValue, at.rawValue, id])
+            try db.execute(sql: "UPDATE \(t.memories) SET deleted_at = ?, updated_at = ? WHERE id = ?", arguments: [at.rawValue, at.rawValue, id])
         case .insertConversation(let c):
-            try db.execute(sql: "INSERT INTO conversations (id, persona_id, title, message_count, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)",
+            try db.execute(sql: "INSERT INTO \(t.conversations) (id, persona_id, title, message_count, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)",
                            arguments: [c.id, c.personaId, c.title, c.createdAt.rawValue, c.updatedAt.rawValue])
         case .insertMessage(let conversationID, let message):
-            try db.cachedStatement(sql: "INSERT INTO messages (conversation_id, sequence, role, content, created_at) VALUES (?, ?, ?, ?, ?)")
+            try db.cachedStatement(sql: "INSERT INTO \(t.messages) (conversation_id, sequence, role, content, created_at) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [conversationID, message.sequence, message.role.rawValue, message.content, message.createdAt.rawValue])
-            try db.cachedStatement(sql: "UPDATE conversations SET message_count = ?, updated_at = ? WHERE id = ?")
+            try db.cachedStatement(sql: "UPDATE \(t.conversations) SET message_count = ?, updated_at = ? WHERE id = ?")
                 .execute(arguments: [message.sequence, message.createdAt.rawValue, conversationID])
         case .deleteConversation(let id):
-            try db.execute(sql: "DELETE FROM messages WHERE conversation_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM conversations WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM \(t.messages) WHERE conversation_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM \(t.conversations) WHERE id = ?", arguments: [id])
+        case .staged(let inner):
+            try apply(inner, in: db, tables: .staged, reports: reports)
+        case .putRows(let rows):
+            try putRows(rows, in: db, tables: t)
+        case .promoteStaged(let personaID):
+            let s = Tables.staged
+            for (from, to) in [(s.personas, "personas"), (s.memories, "memories"), (s.conversations, "conversations")] {
+                let key = from == s.personas ? "id" : "persona_id"
+                try db.execute(sql: "INSERT OR REPLACE INTO \(to) SELECT * FROM \(from) WHERE \(key) = ?", arguments: [personaID])
+            }
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO messages SELECT * FROM \(s.messages)
+                WHERE conversation_id IN (SELECT id FROM \(s.conversations) WHERE persona_id = ?)
+                """, arguments: [personaID])
+            try apply(.dropStaged(personaID: personaID), in: db, tables: t, reports: reports)
+        case .dropStaged(let personaID):
+            try apply(.deletePersona(id: personaID), in: db, tables: .staged, reports: reports)
+        case .removeMemory(let id):
+            try db.execute(sql: "DELETE FROM \(t.memories) WHERE id = ?", arguments: [id])
+        case .reportPersonaDigest(let personaID, let staged, let lsn):
+            guard let reports else { return }  // a replay: the logged verification carries the digests
+            reports.put(lsn: lsn, staged: staged, digest: try personaDigest(db, personaID: personaID, tables: staged ? .staged : .main))
         }
+    }
+
+    /// WF-022: rows as a copy step carries them, replacing rows with the same keys.
+    static func putRows(_ rows: RowSet, in db: Database, tables t: Tables) throws {
+        if let p = rows.persona {
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO \(t.personas) (id, name, description, personality, memory_configuration, privacy_settings,
+                  is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    p.id, p.name, p.description, JSONText.encode(p.personality), JSONText.encode(p.memoryConfiguration),
+                    JSONText.encode(p.privacySettings), p.isActive, p.createdAt.rawValue, p.updatedAt.rawValue,
+                ])
+        }
+        for m in rows.memories {
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO \(t.memories) (id, persona_id, type, name, content, summary, tags, importance, tier, embedding,
+                  embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    m.id, m.personaId, m.type.rawValue, m.name, m.content, m.summary, JSONText.strings(m.tags), m.importance,
+                    m.tier.rawValue, m.embedding.map(EmbeddingBlob.encode), m.embeddingModel, m.accessCount,
+                    m.lastAccessedAt?.rawValue, m.createdAt.rawValue, m.updatedAt.rawValue, m.deletedAt?.rawValue,
+                ])
+        }
+        for c in rows.conversations {
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO \(t.conversations) (id, persona_id, title, message_count, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [c.id, c.personaId, c.title, c.messageCount, c.createdAt.rawValue, c.updatedAt.rawValue])
+        }
+        for m in rows.messages {
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO \(t.messages) (conversation_id, sequence, role, content, created_at) VALUES (?, ?, ?, ?, ?)
+                """).execute(arguments: [m.conversationId, m.message.sequence, m.message.role.rawValue, m.message.content, m.message.createdAt.rawValue])
+        }
+    }
+
+    /// PROJ-012: the digest of one persona's rows, read from `tables`, fed under the main
+    /// table names so both sides of a migration hash the same bytes for the same rows.
+    static func personaDigest(_ db: Database, personaID: String, tables t: Tables) throws -> String {
+        let columns = Dictionary(uniqueKeysWithValues: ShardSchema.digestTables.map { ($0.name, $0.columns) })
+        var hasher = DigestEncoder()
+        let queries: [(name: String, sql: String)] = [
+            ("personas", "SELECT \(columns["personas"]!) FROM \(t.personas) WHERE id = ?1 ORDER BY id"),
+            ("memories", "SELECT \(columns["memories"]!) FROM \(t.memories) WHERE persona_id = ?1 ORDER BY id"),
+            ("conversations", "SELECT \(columns["conversations"]!) FROM \(t.conversations) WHERE persona_id = ?1 ORDER BY id"),
+            ("messages", "SELECT \(columns["messages"]!) FROM \(t.messages) WHERE conversation_id IN (SELECT id FROM \(t.conversations) WHERE persona_id = ?1) ORDER BY conversation_id, sequence"),
+        ]
+        for (name, sql) in queries {
+            let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(sql))", arguments: [personaID]) ?? 0
+            hasher.byte(0xFF)
+            hasher.text(name)
+            hasher.integer(count)
+            let statement = try db.makeStatement(sql: sql)
+            try statement.setArguments([personaID])
+            try hasher.rows(of: statement, db)
+        }
+        return hasher.finalize()
     }
 
     // MARK: - Digest (PROJ-010)
@@ -162,39 +257,29 @@ final class ShardProjection: Sendable {
             hasher.byte(0xFF)
             hasher.text(table.name)
             hasher.integer(count)
-            // Stepped through SQLite's C API: the values go straight from SQLite's buffers into
-            // the hash, with no Row or DatabaseValue per column.
-            let statement = try db.makeStatement(sql: "SELECT \(table.columns) FROM \(table.name) ORDER BY \(table.order)")
-            let raw = statement.sqliteStatement
-            let columns = sqlite3_column_count(raw)
-            while true {
-                let code = sqlite3_step(raw)
-                if code == SQLITE_DONE { break }
-                guard code == SQLITE_ROW else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                }
-                for column in 0..<columns {
-                    switch sqlite3_column_type(raw, column) {
-                    case SQLITE_NULL: hasher.byte(0)
-                    case SQLITE_INTEGER: hasher.integer(sqlite3_column_int64(raw, column))
-                    case SQLITE_FLOAT:
-                        // No REAL column exists in the schema; kept total so a stray value is still hashed.
-                        hasher.byte(4)
-                        hasher.littleEndian(sqlite3_column_double(raw, column).bitPattern)
-                    case SQLITE_TEXT:
-                        let bytes = sqlite3_column_text(raw, column)
-                        hasher.lengthPrefixed(tag: 2, UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))))
-                    default:
-                        let bytes = sqlite3_column_blob(raw, column)
-                        hasher.lengthPrefixed(tag: 3, UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))))
-                    }
-                }
-            }
+            try hasher.rows(of: try db.makeStatement(sql: "SELECT \(table.columns) FROM \(table.name) ORDER BY \(table.order)"), db)
         }
         return hasher.finalize()
     }
 
     func digest() throws -> String { try pool.read { try Self.digest($0) } }
+}
+
+/// Persona digests reported by live `reportPersonaDigest` effects (WF-024), kept until the
+/// migration driver takes them.
+final class DigestReports: @unchecked Sendable {
+    private let lock = NSLock()
+    private var digests: [String: String] = [:]
+
+    private static func key(_ lsn: LSN, _ staged: Bool) -> String { "\(lsn.rawValue)\(staged ? "s" : "")" }
+
+    func put(lsn: LSN, staged: Bool, digest: String) {
+        lock.withLock { digests[Self.key(lsn, staged)] = digest }
+    }
+
+    func take(lsn: LSN, staged: Bool) -> String? {
+        lock.withLock { digests.removeValue(forKey: Self.key(lsn, staged)) }
+    }
 }
 
 /// The value encoding of the digest (PROJ-010), fed to SHA-256 through a buffer so that
@@ -248,6 +333,37 @@ struct DigestEncoder {
     private mutating func flush() {
         buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Feeds every row `statement` returns, column by column. Stepped through SQLite's C
+    /// API: values go straight from SQLite's buffers into the hash, with no Row or
+    /// DatabaseValue per column.
+    mutating func rows(of statement: Statement, _ db: Database) throws {
+        let raw = statement.sqliteStatement
+        let columns = sqlite3_column_count(raw)
+        while true {
+            let code = sqlite3_step(raw)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            for column in 0..<columns {
+                switch sqlite3_column_type(raw, column) {
+                case SQLITE_NULL: byte(0)
+                case SQLITE_INTEGER: integer(sqlite3_column_int64(raw, column))
+                case SQLITE_FLOAT:
+                    // No REAL column exists in the schema; kept total so a stray value is still hashed.
+                    byte(4)
+                    littleEndian(sqlite3_column_double(raw, column).bitPattern)
+                case SQLITE_TEXT:
+                    let bytes = sqlite3_column_text(raw, column)
+                    lengthPrefixed(tag: 2, UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))))
+                default:
+                    let bytes = sqlite3_column_blob(raw, column)
+                    lengthPrefixed(tag: 3, UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(raw, column))))
+                }
+            }
+        }
     }
 
     /// Lower-case hex of the SHA-256.

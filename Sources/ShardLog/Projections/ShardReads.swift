@@ -32,6 +32,28 @@ public struct MemoryQuery: Hashable, Sendable {
         self.offset = offset
     }
 
+    /// The order of `orderSQL`, for merging the rows of several shards (WF-040).
+    func areInIncreasingOrder(_ a: MemoryEntity, _ b: MemoryEntity) -> Bool {
+        func idLess() -> Bool { Router.utf8Less(a.id, b.id) }
+        switch order {
+        case .importanceDescending:
+            if a.importance != b.importance { return a.importance > b.importance }
+            if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
+            return idLess()
+        case .createdAscending:
+            return a.createdAt != b.createdAt ? a.createdAt < b.createdAt : idLess()
+        case .createdDescending:
+            return a.createdAt != b.createdAt ? a.createdAt > b.createdAt : idLess()
+        case .lastAccessedDescending:
+            switch (a.lastAccessedAt, b.lastAccessedAt) {
+            case (let x?, let y?) where x != y: return x > y
+            case (.some, .none): return true
+            case (.none, .some): return false
+            default: return idLess()
+            }
+        }
+    }
+
     var orderSQL: String {
         switch order {
         case .importanceDescending: return "importance DESC, created_at, id"

@@ -1,0 +1,261 @@
+import CommandLog
+import Foundation
+import GRDB
+
+/// When a rebalance is due (WF-051): the original design's `DatabaseShardingConfig` thresholds.
+public struct RebalanceThresholds: Hashable, Sendable {
+    /// Rows (personas, memories, conversations, messages) a shard may hold.
+    public var maxRecordsPerShard: Int
+    /// Bytes a shard's database may take on disk.
+    public var maxDiskUsagePerShard: Int
+    /// Largest shard's records over the mean.
+    public var maxImbalance: Double
+
+    public init(maxRecordsPerShard: Int = 1_000_000, maxDiskUsagePerShard: Int = 1 << 30, maxImbalance: Double = 1.2) {
+        self.maxRecordsPerShard = maxRecordsPerShard
+        self.maxDiskUsagePerShard = maxDiskUsagePerShard
+        self.maxImbalance = maxImbalance
+    }
+}
+
+/// The load of the active shards and of each persona on them (WF-050).
+public struct RebalanceAnalysis: Hashable, Sendable {
+    public struct ShardLoad: Hashable, Sendable {
+        public var id: String
+        public var personas: Int
+        public var records: Int
+        public var bytesOnDisk: Int
+    }
+    public struct PersonaLoad: Hashable, Sendable {
+        public var id: String
+        public var shard: String
+        /// Its rows on its shard (detached memories elsewhere are not counted: they do not move with it).
+        public var records: Int
+        /// The bytes of those rows' values.
+        public var bytes: Int
+        /// Being migrated: not moved by a plan.
+        public var migrating: Bool
+    }
+
+    public var shards: [ShardLoad]
+    public var personas: [PersonaLoad]
+
+    /// Max over mean of the shards' records (1 when empty).
+    public var imbalance: Double { Self.imbalance(shards.map(\.records)) }
+
+    static func imbalance(_ records: [Int]) -> Double {
+        guard !records.isEmpty else { return 1 }
+        let mean = Double(records.reduce(0, +)) / Double(records.count)
+        return mean == 0 ? 1 : Double(records.max()!) / mean
+    }
+
+    /// What crosses a threshold, in words (empty when nothing does).
+    public func problems(_ t: RebalanceThresholds) -> [String] {
+        var problems: [String] = []
+        for shard in shards where shard.records > t.maxRecordsPerShard {
+            problems.append("\(shard.id) holds \(shard.records) records (limit \(t.maxRecordsPerShard))")
+        }
+        for shard in shards where shard.bytesOnDisk > t.maxDiskUsagePerShard {
+            problems.append("\(shard.id) takes \(shard.bytesOnDisk) bytes (limit \(t.maxDiskUsagePerShard))")
+        }
+        if imbalance > t.maxImbalance {
+            problems.append(String(format: "imbalance %.3f (max/mean records; limit %.3f)", imbalance, t.maxImbalance))
+        }
+        return problems
+    }
+
+    /// The analysis as the plan records it (JSON, sorted keys).
+    public var json: String {
+        let object: [String: Any] = [
+            "imbalance": (imbalance * 1000).rounded() / 1000,
+            "shards": shards.map { ["id": $0.id, "personas": $0.personas, "records": $0.records, "bytesOnDisk": $0.bytesOnDisk] as [String: Any] },
+        ]
+        return CommandJSON.line(object)
+    }
+
+    /// WF-052: the greedy plan. Deterministic: the same analysis gives the same moves.
+    public func plan(_ t: RebalanceThresholds, maxMoves: Int? = nil) -> [RebalanceMove] {
+        var records = Dictionary(uniqueKeysWithValues: shards.map { ($0.id, $0.records) })
+        var bytes = Dictionary(uniqueKeysWithValues: shards.map { ($0.id, $0.bytesOnDisk) })
+        var placement = Dictionary(uniqueKeysWithValues: personas.map { ($0.id, $0.shard) })
+        var moved = Set<String>()
+        var moves: [RebalanceMove] = []
+        let ids = shards.map(\.id).sorted(by: Router.utf8Less)
+        guard ids.count > 1 else { return [] }
+        while moves.count < (maxMoves ?? Int.max) {
+            let over = ids.contains { records[$0]! > t.maxRecordsPerShard || bytes[$0]! > t.maxDiskUsagePerShard }
+            guard over || Self.imbalance(ids.map { records[$0]! }) > t.maxImbalance else { break }
+            let source = ids.max { records[$0]! != records[$1]! ? records[$0]! < records[$1]! : Router.utf8Less($1, $0) }!
+            let target = ids.filter { $0 != source }.min { records[$0]! != records[$1]! ? records[$0]! < records[$1]! : Router.utf8Less($0, $1) }!
+            let room = (records[source]! - records[target]!) / 2
+            let candidate = personas
+                .filter { placement[$0.id] == source && !moved.contains($0.id) && !$0.migrating && $0.records <= room && $0.records > 0 }
+                .min { a, b in
+                    if a.records != b.records { return a.records > b.records }
+                    if a.bytes != b.bytes { return a.bytes < b.bytes }
+                    return Router.utf8Less(a.id, b.id)
+                }
+            guard let candidate else { break }
+            moves.append(RebalanceMove(personaId: candidate.id, source: source, target: target, records: candidate.records, bytes: candidate.bytes))
+            moved.insert(candidate.id)
+            placement[candidate.id] = target
+            records[source]! -= candidate.records
+            records[target]! += candidate.records
+            bytes[source]! -= candidate.bytes
+            bytes[target]! += candidate.bytes
+        }
+        return moves
+    }
+}
+
+extension ShardStore {
+    /// WF-050: the load of every active shard and of each persona on it.
+    public func rebalanceAnalysis() throws -> RebalanceAnalysis {
+        let (active, placements, migrating) = withState { state in
+            (state.activeShards, state.personas.mapValues(\.shard), Set(state.personas.filter { $0.value.migrationID != nil }.keys))
+        }
+        var shards: [RebalanceAnalysis.ShardLoad] = []
+        var personas: [RebalanceAnalysis.PersonaLoad] = []
+        for id in active {
+            guard let projection = projection(forShard: id) else { continue }
+            let counts = try projection.counts()
+            shards.append(RebalanceAnalysis.ShardLoad(
+                id: id, personas: counts.personas, records: counts.personas + counts.memories + counts.conversations + counts.messages,
+                bytesOnDisk: projection.bytesOnDisk()))
+            for (persona, load) in try projection.personaLoads() where placements[persona] == id {
+                personas.append(RebalanceAnalysis.PersonaLoad(
+                    id: persona, shard: id, records: load.records, bytes: load.bytes, migrating: migrating.contains(persona)))
+            }
+        }
+        return RebalanceAnalysis(shards: shards, personas: personas.sorted { Router.utf8Less($0.id, $1.id) })
+    }
+
+    /// The plan a rebalance would apply now; nothing is written.
+    public func planRebalance(thresholds: RebalanceThresholds? = nil, maxMoves: Int? = nil) throws -> (analysis: RebalanceAnalysis, moves: [RebalanceMove]) {
+        let analysis = try rebalanceAnalysis()
+        return (analysis, analysis.plan(thresholds ?? configuration.rebalanceThresholds, maxMoves: maxMoves))
+    }
+
+    /// Plans, records and executes a rebalance (WF-052 … WF-054). Returns nil when nothing
+    /// crosses a threshold (no plan is recorded).
+    @discardableResult
+    public func applyRebalance(
+        thresholds: RebalanceThresholds? = nil, maxMoves: Int? = nil, progress: WorkflowProgressHandler? = nil
+    ) async throws -> RebalanceWorkflow? {
+        let (analysis, moves) = try planRebalance(thresholds: thresholds, maxMoves: maxMoves)
+        guard !moves.isEmpty else { return nil }
+        let lsn = try await submit([(.workflow(.rebalancePlanned(planId: "", moves: moves, analysis: analysis.json)), Envelope(actor: "shardlog", reason: "rebalance"))])[0]
+        guard let planID = withState({ state in state.plans.values.first { $0.plannedLSN == lsn }?.id }) else {
+            throw ShardLogError.incompatible(reason: "the plan recorded at LSN \(lsn) is not in the state")
+        }
+        return try await executePlan(planID, progress: progress)
+    }
+
+    /// WF-055: plans and applies when a threshold is crossed and no plan is running.
+    @discardableResult
+    public func rebalanceIfNeeded(progress: WorkflowProgressHandler? = nil) async throws -> RebalanceWorkflow? {
+        if plans().contains(where: \.isUnfinished) { return nil }
+        let analysis = try rebalanceAnalysis()
+        if analysis.problems(configuration.rebalanceThresholds).isEmpty { return nil }
+        return try await applyRebalance(progress: progress)
+    }
+
+    /// WF-054: each move as a migration, in order; then validation and `rebalanceCompleted`.
+    func executePlan(_ planID: String, progress: WorkflowProgressHandler?) async throws -> RebalanceWorkflow {
+        guard let plan = plan(id: planID) else { throw ShardLogError.notFound(kind: "plan", id: planID) }
+        for move in plan.moves {
+            let previous = migrations().last { $0.planId == planID && $0.personaId == move.personaId && $0.reverseOf == nil }
+            if let previous, !previous.isUnfinished { continue }
+            let migration: MigrationWorkflow
+            if let previous {
+                migration = try await runMigration(previous.id, progress: progress)
+            } else {
+                guard shardForPersona(move.personaId) == move.source, unfinishedMigration(ofPersona: move.personaId) == nil else { continue }
+                migration = try await migratePersona(move.personaId, to: move.target, planId: planID, progress: progress)
+            }
+            if migration.phase != .completed {
+                try await submit([(.workflow(.rebalanceStopped(planId: planID, reason: "\(migration.id) \(migration.phase.rawValue): \(migration.reason ?? "")")), Envelope(actor: "shardlog"))])
+                return self.plan(id: planID)!
+            }
+        }
+        let validation = try validatePlacement()
+        if let problem = validation.problem {
+            try await submit([(.workflow(.rebalanceStopped(planId: planID, reason: problem)), Envelope(actor: "shardlog"))])
+        } else {
+            try await submit([(.workflow(.rebalanceCompleted(planId: planID, validation: validation.json)), Envelope(actor: "shardlog"))])
+        }
+        return self.plan(id: planID)!
+    }
+
+    /// Reverses every completed move of a plan, last first, as linked migrations (WF-053).
+    public func rollbackRebalance(_ planID: String, progress: WorkflowProgressHandler? = nil) async throws {
+        guard let plan = plan(id: planID) else { throw ShardLogError.notFound(kind: "plan", id: planID) }
+        if plan.phase != .rollingBack {
+            try await submit([(.workflow(.rebalanceRollbackStarted(planId: planID)), Envelope(actor: "shardlog", reason: "rollback"))])
+        }
+        for move in plan.moves.reversed() {
+            let all = migrations().filter { $0.planId == planID && $0.personaId == move.personaId }
+            if let running = all.first(where: \.isUnfinished) { _ = try await runMigration(running.id, progress: progress) }
+            guard let forward = all.last(where: { $0.reverseOf == nil && $0.phase == .completed }) else { continue }
+            let reversed = migrations().contains { $0.reverseOf == forward.id && $0.phase == .completed }
+            if reversed || shardForPersona(move.personaId) != forward.target { continue }
+            let back = try await migratePersona(
+                forward.personaId, to: forward.source, batchSize: forward.batchSize, reverseOf: forward.id, planId: planID, progress: progress)
+            if back.phase != .completed {
+                throw ShardLogError.unavailable("rollback of \(planID) stopped: \(back.id) \(back.phase.rawValue) (\(back.reason ?? ""))")
+            }
+        }
+        try await submit([(.workflow(.rebalanceRolledBack(planId: planID)), Envelope(actor: "shardlog"))])
+    }
+
+    /// Exactly one home (DESIGN invariant 7): every persona row is on the shard its
+    /// placement names and on no other; with each shard's records and digest.
+    func validatePlacement() throws -> (json: String, problem: String?) {
+        let placements = withState { $0.personas.mapValues(\.shard) }
+        var seen: [String: String] = [:]
+        var shards: [[String: Any]] = []
+        var problem: String?
+        for id in shardIDs {
+            guard let projection = projection(forShard: id) else { continue }
+            let ids = try projection.pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM personas") }
+            for persona in ids {
+                if let other = seen[persona] { problem = problem ?? "persona \(persona) is on \(other) and \(id)" }
+                seen[persona] = id
+                if placements[persona] != id { problem = problem ?? "persona \(persona) is on \(id) but placed on \(placements[persona] ?? "nothing")" }
+            }
+            let counts = try projection.counts()
+            shards.append(["id": id, "records": counts.personas + counts.memories + counts.conversations + counts.messages, "digest": try projection.digest()])
+        }
+        if seen.count != placements.count { problem = problem ?? "\(placements.count - seen.count) placed personas have no row" }
+        return (CommandJSON.line(["shards": shards, "personas": placements.count]), problem)
+    }
+}
+
+extension ShardProjection {
+    /// Per persona on this shard: its rows and the bytes of their values (WF-050).
+    func personaLoads() throws -> [String: (records: Int, bytes: Int)] {
+        try pool.read { db in
+            var loads: [String: (records: Int, bytes: Int)] = [:]
+            func add(_ sql: String) throws {
+                for row in try Row.fetchAll(db, sql: sql) {
+                    let id: String = row[0]
+                    let current = loads[id] ?? (0, 0)
+                    loads[id] = (current.records + (row[1] as Int), current.bytes + (row[2] as Int))
+                }
+            }
+            try add("SELECT id, 1, LENGTH(name) + LENGTH(description) + LENGTH(personality) + LENGTH(memory_configuration) + LENGTH(privacy_settings) + 64 FROM personas")
+            try add("""
+                SELECT persona_id, COUNT(*), SUM(LENGTH(id) + LENGTH(name) + LENGTH(content) + IFNULL(LENGTH(summary), 0) + LENGTH(tags)
+                  + IFNULL(LENGTH(embedding), 0) + IFNULL(LENGTH(embedding_model), 0) + 64) FROM memories GROUP BY persona_id
+                """)
+            try add("SELECT persona_id, COUNT(*), SUM(LENGTH(id) + LENGTH(title) + 48) FROM conversations GROUP BY persona_id")
+            try add("""
+                SELECT c.persona_id, COUNT(*), SUM(LENGTH(m.content) + 32) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                GROUP BY c.persona_id
+                """)
+            // Memories of personas placed elsewhere are detached ones: they do not move with a persona.
+            let here = Set(try String.fetchAll(db, sql: "SELECT id FROM personas"))
+            return loads.filter { here.contains($0.key) }
+        }
+    }
+}
