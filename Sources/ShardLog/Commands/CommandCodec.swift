@@ -122,7 +122,7 @@ extension Command {
     /// The commands whose bulk fields `decode(_:skippingBulk:)` can skip.
     var hasBulkFields: Bool {
         switch self {
-        case .addMemory, .updateMemory, .updateMemoryEmbedding, .addMessage, .workflow(.migrationCopied): true
+        case .addMemory, .updateMemory, .updateMemoryEmbedding, .addMessage, .workflow(.migrationCopied), .workflow(.memoryMoved): true
         default: false
         }
     }

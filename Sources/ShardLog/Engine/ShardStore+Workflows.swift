@@ -18,6 +18,9 @@ public enum WorkflowRecovery: String, Hashable, Sendable, CaseIterable {
     case resume
     /// End it: abort a migration before its cut-over, stop a plan.
     case abort
+    /// Leave it as the log has it, for `resumeMigration` or `abortMigration` to decide (the
+    /// CLI's `migration` commands open this way). Every step is whole, so nothing is half-applied.
+    case leave
 }
 
 /// A shard and its status (`shardlog shard list`).
@@ -143,15 +146,23 @@ extension ShardStore {
         _ personaID: String, to target: String, batchSize: Int? = nil, reverseOf: String? = nil, planId: String? = nil,
         progress: WorkflowProgressHandler? = nil
     ) async throws -> MigrationWorkflow {
+        let started = try await startMigration(personaID, to: target, batchSize: batchSize, reverseOf: reverseOf, planId: planId)
+        return try await resumeMigration(started.id, progress: progress)
+    }
+
+    /// Logs the start of a migration (WF-020) and returns it; `resumeMigration` drives it.
+    public func startMigration(
+        _ personaID: String, to target: String, batchSize: Int? = nil, reverseOf: String? = nil, planId: String? = nil
+    ) async throws -> MigrationWorkflow {
         guard let source = shardForPersona(personaID) else { throw ShardLogError.notFound(kind: "persona", id: personaID) }
         let start = WorkflowCommand.migrationStarted(
             migrationId: "", personaId: personaID, source: source, target: target,
             batchSize: batchSize ?? configuration.migrationBatchSize, reverseOf: reverseOf, planId: planId)
         let lsn = try await submit([(.workflow(start), workflowEnvelope(reverseOf.map { "reverse \($0)" } ?? planId.map { "plan \($0)" }))])[0]
-        guard let id = withState({ state in state.migrations.values.first { $0.startedLSN == lsn }?.id }) else {
+        guard let migration = withState({ state in state.migrations.values.first { $0.startedLSN == lsn } }) else {
             throw ShardLogError.incompatible(reason: "the migration started at LSN \(lsn) is not in the state")
         }
-        return try await runMigration(id, progress: progress)
+        return migration
     }
 
     /// Starts a migration back for a completed one (a rollback, WF-020 `reverseOf`).
@@ -172,28 +183,41 @@ extension ShardStore {
         forgetTouches(of: migration.personaId)
     }
 
-    /// Drives a migration from its current phase to its end.
-    func runMigration(_ id: String, progress: WorkflowProgressHandler? = nil) async throws -> MigrationWorkflow {
+    /// Drives a migration from its last logged step to its end (WF-060's resume).
+    @discardableResult
+    public func resumeMigration(_ id: String, progress: WorkflowProgressHandler? = nil) async throws -> MigrationWorkflow {
         guard var migration = migration(id: id) else { throw ShardLogError.notFound(kind: "migration", id: id) }
         let total = try personaRowCount(migration.personaId, on: migration.source)
-        defer { if !(self.migration(id: id)?.isUnfinished ?? false) { forgetTouches(of: migration.personaId) } }
-        while true {
+        while migration.nextAction != .none {
             progress?(WorkflowProgress(migrationId: id, phase: migration.phase, rowsCopied: migration.rowsCopied, rowsTotal: max(total, migration.rowsCopied)))
-            switch migration.nextAction {
-            case .copy:
-                try await copyBatch(migration)
-            case .requestVerification, .compareDigests:
-                try await verify(migration)
-            case .cutOver:
-                try await submit([(.workflow(.migrationCutOver(migrationId: id)), workflowEnvelope())])
-            case .complete:
-                try await submit([(.workflow(.migrationCompleted(migrationId: id)), workflowEnvelope())])
-            case .none:
-                return migration
-            }
-            guard let next = self.migration(id: id) else { throw ShardLogError.notFound(kind: "migration", id: id) }
-            migration = next
+            migration = try await stepMigration(id)
         }
+        progress?(WorkflowProgress(migrationId: id, phase: migration.phase, rowsCopied: migration.rowsCopied, rowsTotal: max(total, migration.rowsCopied)))
+        return migration
+    }
+
+    func runMigration(_ id: String, progress: WorkflowProgressHandler? = nil) async throws -> MigrationWorkflow {
+        try await resumeMigration(id, progress: progress)
+    }
+
+    /// Takes one step of a migration (its `nextAction`) and returns it after that step.
+    func stepMigration(_ id: String) async throws -> MigrationWorkflow {
+        guard let migration = migration(id: id) else { throw ShardLogError.notFound(kind: "migration", id: id) }
+        switch migration.nextAction {
+        case .copy:
+            try await copyBatch(migration)
+        case .requestVerification, .compareDigests:
+            try await verify(migration)
+        case .cutOver:
+            try await submit([(.workflow(.migrationCutOver(migrationId: id)), workflowEnvelope())])
+        case .complete:
+            try await submit([(.workflow(.migrationCompleted(migrationId: id)), workflowEnvelope())])
+        case .none:
+            break
+        }
+        guard let next = self.migration(id: id) else { throw ShardLogError.notFound(kind: "migration", id: id) }
+        if !next.isUnfinished { forgetTouches(of: next.personaId) }
+        return next
     }
 
     /// Rows of a persona on a shard (for progress).
@@ -309,6 +333,7 @@ extension ShardStore {
 
     func recoverWorkflows() async throws {
         let policy = configuration.workflowRecovery
+        if policy == .leave { return }
         for migration in migrations() where migration.isUnfinished {
             if policy == .abort && migration.phase != .cutOver {
                 try await abortMigration(migration.id, reason: "interrupted; ended on reopen (WorkflowRecovery.abort)")

@@ -281,7 +281,7 @@ public final class ShardStore: @unchecked Sendable {
             } catch let error as CommandLogError {
                 throw ShardLogError.log(error)
             }
-            guard case .submitted(let ticket, let results, let effects) = prepared else {
+            guard case .submitted(let ticket, let results, let effects, let staged) = prepared else {
                 if case .alreadyLogged(let results) = prepared { return results }
                 preconditionFailure("unreachable")
             }
@@ -298,7 +298,7 @@ public final class ShardStore: @unchecked Sendable {
                 poison(error)
                 throw error
             }
-            for (command, _) in commands { if case .workflow(let step) = command { publish(step) } }
+            for command in staged { if case .workflow(let step) = command { publish(step) } }
             return results
         }
     }
@@ -306,7 +306,7 @@ public final class ShardStore: @unchecked Sendable {
     private enum Prepared {
         /// Every command's id was already in the log (CMD-016).
         case alreadyLogged([LSN])
-        case submitted(AppendTicket, [LSN], [(lsn: LSN, effects: Effects)])
+        case submitted(AppendTicket, [LSN], [(lsn: LSN, effects: Effects)], [Command])
     }
 
     /// Validate → route → submit, under the lock, so LSN order is validation order.
@@ -329,7 +329,7 @@ public final class ShardStore: @unchecked Sendable {
             if let snapshot { state = snapshot }
             throw error
         }
-        let (results, effects, drafts) = (staged.results, staged.effects, staged.drafts)
+        let (results, effects, drafts, appended) = (staged.results, staged.effects, staged.drafts, staged.commands)
         if drafts.isEmpty { return .alreadyLogged(results.map { $0! }) }
         let ticket: AppendTicket
         do {
@@ -343,7 +343,7 @@ public final class ShardStore: @unchecked Sendable {
         precondition(ticket.range.lowerBound == nextLSN, "the engine is the log's only writer")
         nextLSN = ticket.range.upperBound.next
         recordTouches(effects)
-        return .submitted(ticket, results.map { $0! }, effects)
+        return .submitted(ticket, results.map { $0! }, effects, appended)
     }
 
     /// WF-023: remembers which rows of migrating personas each command changed.
@@ -391,6 +391,8 @@ public final class ShardStore: @unchecked Sendable {
         var results: [LSN?]
         var effects: [(lsn: LSN, effects: Effects)]
         var drafts: [CommandDraft]
+        /// The commands appended, as appended (routing and workflow ids filled in).
+        var commands: [Command] = []
     }
 
     /// Checks, routes and applies `commands` to `state` as LSNs from `firstLSN` would,
@@ -436,6 +438,7 @@ public final class ShardStore: @unchecked Sendable {
                 timestamp: timestamp, actor: envelope.actor, reason: envelope.reason, commandID: envelope.commandID,
                 typeTag: command.typeTag, typeVersion: Command.typeVersion, payload: command.encodedPayload()))
             staged.results[index] = lsn
+            staged.commands.append(command)
             lsn = lsn.next
         }
         return staged

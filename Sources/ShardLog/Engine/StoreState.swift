@@ -108,17 +108,30 @@ struct StoreState: Sendable {
         return [entry.shard] + entry.detached.keys.sorted(by: Router.utf8Less)
     }
 
-    /// The shard whose rows a command with bulk fields changes (`Command.hasBulkFields`),
-    /// from its ids alone; nil for other commands and unknown ids. A rebuild uses it to
-    /// skim the commands whose rows go to shards it does not rebuild.
-    func shard(ofBulky command: Command) -> String? {
+    /// The shards whose rows a command with bulk fields changes (`Command.hasBulkFields`),
+    /// from its ids alone — the owner's, and a migration target's staging tables while the
+    /// persona is being migrated; nil for unknown ids. A rebuild uses it to skim the
+    /// commands whose rows go only to shards it does not rebuild (ENG-022).
+    func shards(ofBulky command: Command) -> [String]? {
+        func withStaging(_ personaID: String?, _ shard: String?) -> [String]? {
+            guard let shard else { return nil }
+            if let personaID, let id = personas[personaID]?.migrationID, let migration = migrations[id], migration.isCopying {
+                return [shard, migration.target]
+            }
+            return [shard]
+        }
+        func memory(_ id: String) -> [String]? {
+            guard let entry = memories[id] else { return nil }
+            return entry.home.map { [$0] } ?? withStaging(entry.personaID, personas[entry.personaID]?.shard)
+        }
         switch command {
-        case .addMemory(let m): personas[m.personaId]?.shard
-        case .updateMemory(let patch): shard(ofMemory: patch.id)
-        case .updateMemoryEmbedding(let id, _, _): shard(ofMemory: id)
-        case .addMessage(let conversationID, _, _): shard(ofConversation: conversationID)
-        case .workflow(.migrationCopied(let id, _, _)): migrations[id]?.target
-        default: nil
+        case .addMemory(let m): return withStaging(m.personaId, personas[m.personaId]?.shard)
+        case .updateMemory(let patch): return memory(patch.id)
+        case .updateMemoryEmbedding(let id, _, _): return memory(id)
+        case .addMessage(let id, _, _): return withStaging(conversations[id]?.personaID, shard(ofConversation: id))
+        case .workflow(.migrationCopied(let id, _, _)): return migrations[id].map { [$0.target] }
+        case .workflow(.memoryMoved(_, _, let source, let target, _)): return [source, target]
+        default: return nil
         }
     }
 

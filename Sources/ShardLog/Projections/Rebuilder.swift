@@ -105,7 +105,7 @@ struct Rebuilder {
                 // (ids only); its effect on the state is the same as the full command's.
                 var command = try Command.decode(view, skippingBulk: skims)
                 var skimmed = skims && command.hasBulkFields
-                if skimmed, state.shard(ofBulky: command).map({ targetIDs.contains($0) }) ?? true {
+                if skimmed, state.shards(ofBulky: command).map({ $0.contains(where: targetIDs.contains) }) ?? true {
                     command = try Command.decode(view)
                     skimmed = false
                 }
