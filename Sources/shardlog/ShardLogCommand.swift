@@ -13,6 +13,7 @@ struct ShardLogCommand: AsyncParsableCommand {
               shardlog init --data-dir ./shardlog-data --shards 4
               shardlog apply --data-dir ./shardlog-data commands.jsonl
               shardlog persona list --data-dir ./shardlog-data
+              shardlog migrate persona p1 --to shard_02 --data-dir ./shardlog-data
               shardlog verify --data-dir ./shardlog-data
 
             Exit codes: 0 success, 1 failure, 2 invalid input or usage (nothing written),
@@ -22,6 +23,7 @@ struct ShardLogCommand: AsyncParsableCommand {
             InitCommand.self, ApplyCommand.self, PersonaCommand.self, MemoriesCommand.self, ConversationCommand.self,
             DumpCommand.self, LogCommand.self, ShardsCommand.self, RebuildCommand.self, DigestCommand.self,
             ImportCommand.self, ExportCommand.self,
+            ShardCommand.self, MigrateCommand.self, MigrationCommand.self, RebalanceCommand.self,
             VerifyCommand.self,
         ]
     )
@@ -58,11 +60,13 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
-    /// Opens the existing store as its writer.
-    func openStore() async throws -> ShardStore {
+    /// Opens the existing store as its writer. `recovery` says what happens to a workflow a
+    /// crash interrupted (WF-060): resumed, unless a `migration` command opens it to look.
+    func openStore(recovery: WorkflowRecovery = .resume) async throws -> ShardStore {
         try requireStore()
         var configuration = StoreConfiguration()
         configuration.createIfMissing = false
+        configuration.workflowRecovery = recovery
         do {
             return try await ShardStore.open(at: resolvedDataDirectory, configuration: configuration)
         } catch {
@@ -105,8 +109,10 @@ func printJSON(_ object: [String: Any]) {
 }
 
 /// Runs `body` with the store open and closes it whatever happens; errors become exits.
-func withStore<T>(_ options: StoreOptions, _ body: (ShardStore) async throws -> T) async throws -> T {
-    let store = try await options.openStore()
+func withStore<T>(
+    _ options: StoreOptions, recovery: WorkflowRecovery = .resume, _ body: (ShardStore) async throws -> T
+) async throws -> T {
+    let store = try await options.openStore(recovery: recovery)
     do {
         let result = try await body(store)
         try await store.close()
