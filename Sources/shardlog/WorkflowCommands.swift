@@ -402,9 +402,14 @@ struct RebalanceCommand: AsyncParsableCommand {
         func run() async throws {
             let progress = WorkflowProgressLine()
             try await withStore(store) { store in
-                try await store.rollbackRebalance(planId, progress: progress.handler)
+                let skipped = try await store.rollbackRebalance(planId, progress: progress.handler)
                 TerminalProgress.finish()
-                if self.store.json { printJSON(["planId": planId, "phase": "rolledBack"]) } else { print("\(planId) rolled back") }
+                if self.store.json {
+                    printJSON(["planId": planId, "phase": "rolledBack", "notReversed": skipped.map { ["personaId": $0.move.personaId, "reason": $0.reason] }])
+                } else {
+                    print("\(planId) rolled back")
+                    for (move, reason) in skipped { print("not reversed: \(move.personaId) (\(reason))") }
+                }
             }
         }
     }

@@ -119,10 +119,15 @@ extension ShardStore {
                 throw ShardLogError.unavailable("drain of \(id) stopped: \(migration.id) \(migration.phase.rawValue) (\(migration.reason ?? ""))")
             }
         }
-        let detached = withState { state in
-            state.memories.filter { $0.value.home == id }.map { ($0.key, state.personas[$0.value.personaID]!.shard) }
-        }.sorted { Router.utf8Less($0.0, $1.0) }
-        for (memory, home) in detached { try await migrateMemory(memory, to: home) }
+        let detached = withState { state in state.memories.filter { $0.value.home == id }.map { ($0.key, $0.value.personaID) } }
+            .sorted { Router.utf8Less($0.0, $1.0) }
+        for (memory, _) in detached {
+            // A memory cannot move while its persona is being migrated: finish that first.
+            guard let persona = withState({ $0.memories[memory]?.personaID }) else { continue }
+            if let running = unfinishedMigration(ofPersona: persona) { _ = try await resumeMigration(running, progress: progress) }
+            guard let home = shardForPersona(persona) else { continue }
+            try await migrateMemory(memory, to: home)
+        }
         try await removeShard(id)
     }
 

@@ -188,7 +188,11 @@ extension ShardStore {
     }
 
     /// Reverses every completed move of a plan, last first, as linked migrations (WF-053).
-    public func rollbackRebalance(_ planID: String, progress: WorkflowProgressHandler? = nil) async throws {
+    /// Returns the moves it could not reverse, and why (a persona since deleted or moved on,
+    /// a source shard since drained).
+    @discardableResult
+    public func rollbackRebalance(_ planID: String, progress: WorkflowProgressHandler? = nil) async throws -> [(move: RebalanceMove, reason: String)] {
+        var skipped: [(move: RebalanceMove, reason: String)] = []
         guard let plan = plan(id: planID) else { throw ShardLogError.notFound(kind: "plan", id: planID) }
         if plan.phase != .rollingBack {
             try await submit([(.workflow(.rebalanceRollbackStarted(planId: planID)), Envelope(actor: "shardlog", reason: "rollback"))])
@@ -197,8 +201,15 @@ extension ShardStore {
             let all = migrations().filter { $0.planId == planID && $0.personaId == move.personaId }
             if let running = all.first(where: \.isUnfinished) { _ = try await runMigration(running.id, progress: progress) }
             guard let forward = all.last(where: { $0.reverseOf == nil && $0.phase == .completed }) else { continue }
-            let reversed = migrations().contains { $0.reverseOf == forward.id && $0.phase == .completed }
-            if reversed || shardForPersona(move.personaId) != forward.target { continue }
+            if migrations().contains(where: { $0.reverseOf == forward.id && $0.phase == .completed }) { continue }
+            guard shardForPersona(move.personaId) == forward.target else {
+                skipped.append((move, shardForPersona(move.personaId).map { "\(move.personaId) has moved on to \($0)" } ?? "\(move.personaId) was deleted"))
+                continue
+            }
+            guard shards().first(where: { $0.id == forward.source })?.status == .active else {
+                skipped.append((move, "\(forward.source) is no longer active"))
+                continue
+            }
             let back = try await migratePersona(
                 forward.personaId, to: forward.source, batchSize: forward.batchSize, reverseOf: forward.id, planId: planID, progress: progress)
             if back.phase != .completed {
@@ -206,6 +217,7 @@ extension ShardStore {
             }
         }
         try await submit([(.workflow(.rebalanceRolledBack(planId: planID)), Envelope(actor: "shardlog"))])
+        return skipped
     }
 
     /// Exactly one home (DESIGN invariant 7): every persona row is on the shard its
