@@ -5,6 +5,13 @@
 // creates personas, memories, conversations and messages until it is killed. After each
 // acknowledged write it prints one line:
 //   persona ID | memory ID PERSONA | conversation ID PERSONA | message CONVERSATION SEQUENCE
+//
+// Usage: shardstore-crash-child DIR migration ROUND HANDSHAKE
+// Migrates persona w<ROUND % 8> step by step while another task writes to it, printing
+// `memory ID PERSONA` per acknowledged write and `step PHASE MIGRATION` after each logged
+// step; with HANDSHAKE 1 it waits for a line on standard input before each next step (so
+// the parent can kill it right after any step). Prints `done` at the end, then keeps
+// writing until killed.
 import CommandLog
 import Glibc
 import ShardLog
@@ -23,6 +30,9 @@ func writeLine(_ line: String) {
 struct StoreCrashChild {
     static func main() async throws {
         let arguments = CommandLine.arguments
+        if arguments.count == 5, arguments[2] == "migration" {
+            try await migration(directory: arguments[1], round: Int(arguments[3])!, handshake: arguments[4] == "1")
+        }
         guard arguments.count == 4, let tasks = Int(arguments[2]) else {
             writeLine("usage: shardstore-crash-child DIR TASKS ROUND")
             exit(2)
@@ -75,5 +85,56 @@ struct StoreCrashChild {
                 }
             }
         }
+    }
+
+    static func migration(directory: String, round: Int, handshake: Bool) async throws -> Never {
+        var configuration = StoreConfiguration()
+        configuration.embeddingDimension = 4
+        let store = try await ShardStore.open(at: directory, configuration: configuration)
+        if try store.allPersonas().isEmpty {
+            for p in 0..<8 {
+                var unit: [(Command, Envelope)] = [(.createPersona(PersonaCreation(id: "w\(p)", shard: "", name: "W\(p)")), Envelope())]
+                for m in 0..<40 {
+                    unit.append((.addMemory(MemoryCreation(id: "w\(p)-m\(m)", personaId: "w\(p)", name: "n", content: "c\(m)", embedding: [1, 2, 3, Float(m)])), Envelope()))
+                }
+                unit.append((.createConversation(id: "w\(p)-c", personaId: "w\(p)", title: "t"), Envelope()))
+                for k in 0..<3 { unit.append((.addMessage(conversationId: "w\(p)-c", role: .user, content: "m\(k)"), Envelope())) }
+                try await store.execute(unit)
+            }
+        }
+        let persona = "w\(round % 8)"
+        let source = store.shardForPersona(persona)!
+        let target = store.shards().first { $0.status == .active && $0.id != source }!.id
+        writeLine("open \(store.lastLSN)")
+        let writer = Task {
+            var i = 0
+            while true {
+                let id = "r\(round)-x\(i)"
+                do {
+                    try await store.execute(.addMemory(MemoryCreation(id: id, personaId: persona, name: "during", content: "written during round \(round)")))
+                    writeLine("memory \(id) \(persona)")
+                    try await store.execute(.updateMemory(MemoryPatch(id: "\(persona)-m\(i % 40)", content: "round \(round) edit \(i)")))
+                } catch {
+                    writeLine("error \(error)")
+                    exit(3)
+                }
+                i += 1
+            }
+        }
+        do {
+            var migration = try await store.startMigration(persona, to: target, batchSize: 7)
+            writeLine("step \(migration.phase.rawValue) \(migration.id)")
+            while migration.isUnfinished {
+                if handshake { _ = Swift.readLine() }
+                migration = try await store.stepMigration(migration.id)
+                writeLine("step \(migration.phase.rawValue) \(migration.id)")
+            }
+            writeLine("done")
+        } catch {
+            writeLine("error \(error)")
+            exit(3)
+        }
+        _ = await writer.result
+        exit(0)
     }
 }

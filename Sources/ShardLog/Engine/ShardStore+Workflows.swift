@@ -205,8 +205,11 @@ extension ShardStore {
         try await resumeMigration(id, progress: progress)
     }
 
-    /// Takes one step of a migration (its `nextAction`) and returns it after that step.
-    func stepMigration(_ id: String) async throws -> MigrationWorkflow {
+    /// Takes one step of a migration (its `nextAction`: a copy batch, the verification, the
+    /// cut-over or the completion) and returns it after that step. For callers that pace a
+    /// migration themselves; `resumeMigration` takes every step.
+    @discardableResult
+    public func stepMigration(_ id: String) async throws -> MigrationWorkflow {
         guard let migration = migration(id: id) else { throw ShardLogError.notFound(kind: "migration", id: id) }
         switch migration.nextAction {
         case .copy:
