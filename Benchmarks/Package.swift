@@ -41,6 +41,16 @@ let package = Package(
                 "BenchmarkSupport",
             ]
         ),
+        // The workflows' figures: write latency during a hot migration against without one,
+        // the fifth shard's ring share, a rebalance.
+        .executableTarget(
+            name: "workflow-figures",
+            dependencies: [
+                .product(name: "ShardLog", package: "ShardLog"),
+                .product(name: "CommandLog", package: "ShardLog"),
+                "BenchmarkSupport",
+            ]
+        ),
         // Shared workload generation and the group-commit ceiling program.
         .target(
             name: "BenchmarkSupport",

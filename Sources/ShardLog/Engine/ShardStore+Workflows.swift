@@ -42,8 +42,9 @@ public struct ShardAddition: Hashable, Sendable {
 }
 
 extension ShardStore {
-    /// A copy step's payload budget: a batch is split into commands of at most this much (WF-022).
-    static let copyChunkBytes = 768 * 1024
+    /// A copy step's payload budget: a batch is appended as commands of about this much, each
+    /// its own unit (WF-022), so a writer's command never waits behind a large append or apply.
+    static let copyChunkBytes = 16 * 1024
     /// WF-023: batches in a row that copy nothing before the driver holds the persona's writes.
     static let copyAttemptsBeforeHold = 3
 
@@ -260,48 +261,53 @@ extension ShardStore {
                 emptyAttempts += 1
                 continue
             }
-            let commands = Self.copyCommands(migrationID: migration.id, rows: rows, previous: migration.cursor, done: done)
-                .map { (Command.workflow($0), workflowEnvelope()) }
-            let keys = rows.map(\.key)
+            let chunks = Self.copyChunks(rows: rows, previous: migration.cursor, done: done)
             let appliedLSN = batch.appliedLSN
-            do {
-                try await submit(commands) { touches in
-                    guard let touched = touches[migration.personaId] else { return true }
-                    return !keys.contains { (touched[$0] ?? .zero) > appliedLSN }
+            var appended = 0
+            for chunk in chunks {
+                let keys = chunk.keys
+                do {
+                    try await submit([(.workflow(.migrationCopied(migrationId: migration.id, rows: chunk.rows, cursor: chunk.cursor)), workflowEnvelope())]) { touches in
+                        guard let touched = touches[migration.personaId] else { return true }
+                        return !keys.contains { (touched[$0] ?? .zero) > appliedLSN }
+                    }
+                    appended += 1
+                } catch is StaleRead {
+                    break  // a write changed a row of this chunk since the read: read again from here
                 }
-                return
-            } catch is StaleRead {
-                emptyAttempts += 1
             }
+            if appended > 0 { return }
+            emptyAttempts += 1
         }
     }
 
-    /// A batch's rows as copy commands of at most `copyChunkBytes` each (WF-022).
-    static func copyCommands(migrationID: String, rows: [CopyRow], previous: CopyCursor, done: Bool) -> [WorkflowCommand] {
-        var commands: [WorkflowCommand] = []
+    /// A batch's rows in chunks of about `copyChunkBytes`, each with the cursor after it (the
+    /// last one `done` when the batch reached the end of the persona's rows).
+    static func copyChunks(rows: [CopyRow], previous: CopyCursor, done: Bool) -> [(rows: RowSet, cursor: CopyCursor, keys: [String])] {
+        var chunks: [(rows: RowSet, cursor: CopyCursor, keys: [String])] = []
         var chunk = RowSet()
+        var keys: [String] = []
         var bytes = 0
         var cursor = previous
-        func flush(final: Bool) {
-            commands.append(.migrationCopied(migrationId: migrationID, rows: chunk, cursor: final && done ? .done : cursor))
-            chunk = RowSet()
-            bytes = 0
-        }
         for row in rows {
-            if bytes + row.estimatedBytes > copyChunkBytes && chunk.rowCount > 0 { flush(final: false) }
+            if bytes + row.estimatedBytes > copyChunkBytes && chunk.rowCount > 0 {
+                chunks.append((chunk, cursor, keys))
+                (chunk, keys, bytes) = (RowSet(), [], 0)
+            }
             row.add(to: &chunk)
+            keys.append(row.key)
             bytes += row.estimatedBytes
             cursor = row.cursor
         }
-        if chunk.rowCount > 0 || done || commands.isEmpty { flush(final: true) }
-        return commands
+        if chunk.rowCount > 0 || done || chunks.isEmpty { chunks.append((chunk, done ? .done : cursor, keys)) }
+        return chunks
     }
 
     /// WF-024: asks both shards for the persona's digest at one LSN, then records the outcome.
     private func verify(_ migration: MigrationWorkflow) async throws {
         let lsn = try await submit([(.workflow(.migrationVerify(migrationId: migration.id)), workflowEnvelope())])[0]
-        guard let sourceDigest = projection(forShard: migration.source)?.reports.take(lsn: lsn, staged: false),
-            let targetDigest = projection(forShard: migration.target)?.reports.take(lsn: lsn, staged: true)
+        guard let sourceDigest = try projection(forShard: migration.source)?.reports.takeDigest(lsn: lsn, staged: false),
+            let targetDigest = try projection(forShard: migration.target)?.reports.takeDigest(lsn: lsn, staged: true)
         else {
             throw ShardLogError.incompatible(reason: "\(migration.id): the digests reported at LSN \(lsn) are missing")
         }

@@ -36,6 +36,8 @@ public final class ShardStore: @unchecked Sendable {
     /// For personas being migrated: the last LSN that touched each of their rows (WF-023),
     /// by row key (`p:`, `m:`, `c:` and the id). Not logged: a driver's working memory.
     private var touches: [String: [String: LSN]] = [:]
+    /// Runs the projections' WAL checkpoints off the write path (PROJ-005).
+    private var checkpointThread: CheckpointThread?
     /// Workflow events for subscribers (WF-070).
     let eventHub = EventHub()
     let configuration: StoreConfiguration
@@ -68,6 +70,10 @@ public final class ShardStore: @unchecked Sendable {
         // The next LSN to apply is the log's next: `open` brings every projection up to the
         // log (catch-up) before the first write, whatever LSN the catalog had reached.
         self.applier = Applier(nextLSN: log.lastLSN.next) { [unowned self] units in try self.write(units) }
+        self.checkpointThread = CheckpointThread { [weak self] in
+            guard let self else { return [] }
+            return self.lock.withLock { self.projections.values.map(\.checkpoint) } + [self.catalog.checkpoint]
+        }
     }
 
     // MARK: - Opening
@@ -104,7 +110,7 @@ public final class ShardStore: @unchecked Sendable {
             var catalog = try CatalogProjection(path: catalogPath(dataDirectory))
             if try catalog.schemaVersion() != CatalogProjection.schemaVersion {
                 // A catalog of another version is a projection like any other: rebuilt from the log.
-                try catalog.pool.close()
+                try catalog.close()
                 for suffix in ["", "-wal", "-shm"] { try? fileManager.removeItem(atPath: catalogPath(dataDirectory) + suffix) }
                 catalog = try CatalogProjection(path: catalogPath(dataDirectory))
             }
@@ -117,11 +123,16 @@ public final class ShardStore: @unchecked Sendable {
             for shard in state.shards { projections[shard] = try ShardProjection(id: shard, path: shardPath(dataDirectory, shard)) }
             let store = ShardStore(
                 dataDirectory: dataDirectory, configuration: configuration, log: log, catalog: catalog, state: state, projections: projections)
-            try store.catchUp()
-            if log.lastLSN == .zero {
-                try await store.execute(.initializeStore(configuration.initialization()), envelope: Envelope(actor: "system", reason: "new store"))
+            do {
+                try store.catchUp()
+                if log.lastLSN == .zero {
+                    try await store.execute(.initializeStore(configuration.initialization()), envelope: Envelope(actor: "system", reason: "new store"))
+                }
+                try await store.recoverWorkflows()
+            } catch {
+                store.checkpointThread?.stop()
+                throw error
             }
-            try await store.recoverWorkflows()
             return store
         } catch {
             try? log.close()
@@ -179,7 +190,7 @@ public final class ShardStore: @unchecked Sendable {
         for shard in shards {
             let path = Self.shardPath(dataDirectory, shard)
             let old = lock.withLock { projections.removeValue(forKey: shard) }
-            try old?.pool.close()
+            try old?.close()
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: path + ".rebuild", toPath: path)
@@ -508,14 +519,21 @@ public final class ShardStore: @unchecked Sendable {
             throw ShardLogError.projectionDamaged(shard: shard, reason: "effects for a shard that has no database")
         }
         do {
+            var timings: [String] = []
+            let traceStart = ContinuousClock.now
             for (id, projection) in projections.sorted(by: { $0.key < $1.key }) {
+                let start = ContinuousClock.now
                 try projection.apply(perShard[id] ?? [], through: last)
+                if Rebuilder.tracing { timings.append("\(id) \(perShard[id]?.count ?? 0) \(ContinuousClock.now - start)") }
+            }
+            if Rebuilder.tracing, ContinuousClock.now - traceStart > .milliseconds(3) {
+                Rebuilder.trace("apply [\(timings.joined(separator: "; "))]", ContinuousClock.now - traceStart)
             }
             try catalog.apply(catalogEffects, through: last)
             // WF-012: a removed shard's database goes; its history stays in the log.
             for case .setShardStatus(let id, .removed) in catalogEffects.map(\.effect) {
                 guard let projection = lock.withLock({ self.projections.removeValue(forKey: id) }) else { continue }
-                try projection.pool.close()
+                try projection.close()
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: projection.path + suffix) }
             }
         } catch let error as ShardLogError {
@@ -537,8 +555,9 @@ public final class ShardStore: @unchecked Sendable {
         await applier.waitUntilIdle()
         eventHub.finish()
         do { try log.close() } catch let error as CommandLogError { throw ShardLogError.log(error) }
-        for projection in projections.values { try projection.pool.close() }
-        try catalog.pool.close()
+        checkpointThread?.stop()
+        for projection in projections.values { try projection.close() }
+        try catalog.close()
     }
 
     // MARK: - Reading

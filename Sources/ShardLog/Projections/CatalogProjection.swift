@@ -9,6 +9,7 @@ import GRDB
 final class CatalogProjection: Sendable {
     let path: String
     let pool: DatabasePool
+    let checkpoint: WALCheckpoint
 
     static let schema = """
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -37,9 +38,18 @@ final class CatalogProjection: Sendable {
         var configuration = Configuration()
         configuration.maximumReaderCount = 2
         configuration.label = "catalog"
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")  // PROJ-005
+        }
         pool = try DatabasePool(path: path, configuration: configuration)
+        checkpoint = WALCheckpoint(path: path)
         try pool.write { db in try db.execute(sql: Self.schema) }
+    }
+
+    func close() throws {
+        checkpoint.close()
+        try pool.close()
     }
 
     func appliedLSN() throws -> LSN {

@@ -10,6 +10,7 @@ final class ShardProjection: Sendable {
     let id: String
     let path: String
     let pool: DatabasePool
+    let checkpoint: WALCheckpoint
 
     /// Readers per shard (GRDB's pool bound).
     static let readerCountMax = 4
@@ -23,9 +24,17 @@ final class ShardProjection: Sendable {
         configuration.prepareDatabase { db in
             // PROJ-001: durability comes from the log; NORMAL keeps the file consistent.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // PROJ-005: checkpoints run on the store's checkpoint thread, not in a write.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        checkpoint = WALCheckpoint(path: path)
         try pool.write { db in try ShardSchema.create(db, shardID: id, withIndexes: true) }
+    }
+
+    func close() throws {
+        checkpoint.close()
+        try pool.close()
     }
 
     /// PROJ-002: the LSN whose effects are in the rows.
@@ -33,11 +42,17 @@ final class ShardProjection: Sendable {
         try pool.read { db in LSN(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'applied_lsn'") ?? 0)) }
     }
 
-    /// Applies effects and records `lsn` in the same transaction (PROJ-002).
+    /// Applies effects and records `lsn` in the same transaction (PROJ-002). A
+    /// `reportPersonaDigest` effect pins a snapshot of the database as of this transaction,
+    /// from which the migration driver computes the digest without holding up the writes
+    /// that follow (WF-024).
     func apply(_ effects: [ShardEffect], through lsn: LSN) throws {
         try pool.write { db in
-            for effect in effects { try Self.apply(effect, in: db, reports: reports) }
+            for effect in effects { try Self.apply(effect, in: db) }
             try Self.setAppliedLSN(lsn, in: db)
+        }
+        for case .reportPersonaDigest(let personaID, let staged, let reportLSN) in effects {
+            reports.put(lsn: reportLSN, staged: staged, report: DigestReports.Report(personaID: personaID, snapshot: try pool.makeSnapshot()))
         }
     }
 
@@ -61,8 +76,8 @@ final class ShardProjection: Sendable {
     /// Digests reported by `reportPersonaDigest` effects, by LSN and side (WF-024).
     let reports = DigestReports()
 
-    /// Applies one effect. `reports` receives `reportPersonaDigest` results (live apply only).
-    static func apply(_ effect: ShardEffect, in db: Database, tables t: Tables = .main, reports: DigestReports? = nil) throws {
+    /// Applies one effect to `db` (`reportPersonaDigest` is the instance method's business).
+    static func apply(_ effect: ShardEffect, in db: Database, tables t: Tables = .main) throws {
         switch effect {
         case .insertPersona(let p):
             try db.cachedStatement(sql: """
@@ -162,7 +177,7 @@ final class ShardProjection: Sendable {
             try db.execute(sql: "DELETE FROM \(t.messages) WHERE conversation_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM \(t.conversations) WHERE id = ?", arguments: [id])
         case .staged(let inner):
-            try apply(inner, in: db, tables: .staged, reports: reports)
+            try apply(inner, in: db, tables: .staged)
         case .putRows(let rows):
             try putRows(rows, in: db, tables: t)
         case .promoteStaged(let personaID):
@@ -175,14 +190,13 @@ final class ShardProjection: Sendable {
                 INSERT OR REPLACE INTO messages SELECT * FROM \(s.messages)
                 WHERE conversation_id IN (SELECT id FROM \(s.conversations) WHERE persona_id = ?)
                 """, arguments: [personaID])
-            try apply(.dropStaged(personaID: personaID), in: db, tables: t, reports: reports)
+            try apply(.dropStaged(personaID: personaID), in: db, tables: t)
         case .dropStaged(let personaID):
-            try apply(.deletePersona(id: personaID), in: db, tables: .staged, reports: reports)
+            try apply(.deletePersona(id: personaID), in: db, tables: .staged)
         case .removeMemory(let id):
             try db.execute(sql: "DELETE FROM \(t.memories) WHERE id = ?", arguments: [id])
-        case .reportPersonaDigest(let personaID, let staged, let lsn):
-            guard let reports else { return }  // a replay: the logged verification carries the digests
-            reports.put(lsn: lsn, staged: staged, digest: try personaDigest(db, personaID: personaID, tables: staged ? .staged : .main))
+        case .reportPersonaDigest:
+            break  // see `apply(_:through:)`; a replay skips it: the logged verification carries the digests
         }
     }
 
@@ -268,17 +282,27 @@ final class ShardProjection: Sendable {
 /// Persona digests reported by live `reportPersonaDigest` effects (WF-024), kept until the
 /// migration driver takes them.
 final class DigestReports: @unchecked Sendable {
+    /// A persona and the database as of the verify step, to digest.
+    struct Report {
+        var personaID: String
+        var snapshot: DatabaseSnapshot
+    }
     private let lock = NSLock()
-    private var digests: [String: String] = [:]
+    private var reports: [String: Report] = [:]
 
     private static func key(_ lsn: LSN, _ staged: Bool) -> String { "\(lsn.rawValue)\(staged ? "s" : "")" }
 
-    func put(lsn: LSN, staged: Bool, digest: String) {
-        lock.withLock { digests[Self.key(lsn, staged)] = digest }
+    func put(lsn: LSN, staged: Bool, report: Report) {
+        lock.withLock { reports[Self.key(lsn, staged)] = report }
     }
 
-    func take(lsn: LSN, staged: Bool) -> String? {
-        lock.withLock { digests.removeValue(forKey: Self.key(lsn, staged)) }
+    /// The persona digest (PROJ-012) reported at `lsn`, computed now from its snapshot.
+    func takeDigest(lsn: LSN, staged: Bool) throws -> String? {
+        guard let report = lock.withLock({ reports.removeValue(forKey: Self.key(lsn, staged)) }) else { return nil }
+        defer { try? report.snapshot.close() }
+        return try report.snapshot.read { db in
+            try ShardProjection.personaDigest(db, personaID: report.personaID, tables: staged ? .staged : .main)
+        }
     }
 }
 

@@ -1,0 +1,168 @@
+// The workflows' figures (issue 4), each against a baseline measured in the same run:
+//   write latency to a persona during its hot migration  vs  the same writes without one
+//   the share of personas a fifth shard's ring position claims  vs  the ideal 1/(N+1)
+//   a rebalance after adding that shard: moves, rows moved, imbalance before and after
+//
+//   swift run -c release workflow-figures [--quick] [--output FILE]
+import CommandLog
+import Foundation
+import ShardLog
+import BenchmarkSupport
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+let outputPath = arguments.firstIndex(of: "--output").map { arguments[$0 + 1] } ?? "workflow-figures.json"
+let hotMemories = quick ? 2_000 : 10_000
+let dimension = 384
+let work = NSTemporaryDirectory() + "/shardlog-workflow-figures-\(getpid())"
+try? FileManager.default.removeItem(atPath: work)
+defer { try? FileManager.default.removeItem(atPath: work) }
+nonisolated(unsafe) var results: [[String: Any]] = []
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+func report(_ name: String, _ value: Double, _ unit: String, baseline: Double? = nil, baselineName: String? = nil, goal: String? = nil, extra: [String: Any] = [:]) {
+    var entry: [String: Any] = ["name": name, "value": value, "unit": unit]
+    var line = "\(name.padding(toLength: 62, withPad: " ", startingAt: 0)) \(String(format: "%12.3f", value)) \(unit)"
+    if let baseline, let baselineName {
+        entry["baseline"] = baselineName
+        entry["baselineValue"] = baseline
+        entry["ratio"] = value / baseline
+        line += String(format: "   %.2f× %@", value / baseline, baselineName)
+    }
+    if let goal { line += "  (goal: \(goal))" }
+    for (k, v) in extra { entry[k] = v }
+    results.append(entry)
+    print(line)
+}
+
+print("ShardLog workflow figures (\(quick ? "quick" : "full")): a persona with \(hotMemories) memories (\(dimension)-dimension embeddings), durability always")
+print(String(repeating: "-", count: 110))
+
+// 1. Hot migration under a continuous writer to the same persona.
+var configuration = StoreConfiguration()
+configuration.embeddingDimension = dimension
+configuration.durability = .always
+let store = try await ShardStore.open(at: work + "/hot", configuration: configuration)
+nonisolated(unsafe) var rng = SeededGenerator(seed: 5)
+func embedding() -> [Float] { (0..<dimension).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 } }
+try await store.execute(.createPersona(PersonaCreation(id: "hot", shard: "", name: "Hot")))
+var unit: [(Command, Envelope)] = []
+for m in 0..<hotMemories {
+    unit.append((.addMemory(MemoryCreation(
+        id: String(format: "hot-%06d", m), personaId: "hot", name: "memory \(m)", content: "The user mentioned detail \(m) about topic \(rng.next() % 50).",
+        summary: "detail \(m)", tags: ["tag\(m % 7)"], importance: Int(rng.next() % 101), tier: [.hot, .warm, .cold][m % 3],
+        embedding: embedding(), embeddingModel: "all-MiniLM-L6-v2")), Envelope()))
+    if unit.count == 1_000 {
+        try await store.execute(unit)
+        unit = []
+    }
+}
+try await store.execute(.createConversation(id: "hot-c", personaId: "hot", title: "chat"))
+
+/// Writes to the hot persona until `stop` is set: a new memory, an edit, a message, in turn.
+/// Returns each write's latency (s) with its start time, and the failures.
+final class Writer: @unchecked Sendable {
+    let lock = NSLock()
+    var stop = false
+    var latencies: [(start: ContinuousClock.Instant, seconds: Double)] = []
+    var failures: [String] = []
+}
+func runWriter(_ writer: Writer, round: String) async {
+    let clock = ContinuousClock()
+    var i = 0
+    while !writer.lock.withLock({ writer.stop }) {
+        let start = clock.now
+        do {
+            switch i % 3 {
+            case 0: try await store.execute(.addMemory(MemoryCreation(id: "\(round)-\(i)", personaId: "hot", name: "new", content: "written during \(round)")))
+            case 1: try await store.execute(.updateMemory(MemoryPatch(id: String(format: "hot-%06d", i * 7919 % hotMemories), content: "edited \(round) \(i)")))
+            default: try await store.execute(.addMessage(conversationId: "hot-c", role: .user, content: "message \(i)"))
+            }
+            let elapsed = seconds(clock.now - start)
+            writer.lock.withLock { writer.latencies.append((start, elapsed)) }
+        } catch {
+            writer.lock.withLock { writer.failures.append("\(error)") }
+        }
+        i += 1
+    }
+}
+
+// Baseline: the same writer, no migration, for as long as a migration takes (measured below; first 3 s).
+let baselineWriter = Writer()
+let baselineTask = Task { await runWriter(baselineWriter, round: "baseline") }
+try await Task.sleep(for: .seconds(quick ? 2 : 4))
+baselineWriter.lock.withLock { baselineWriter.stop = true }
+await baselineTask.value
+
+let source = store.shardForPersona("hot")!
+let target = store.shardIDs.first { $0 != source }!
+let duringWriter = Writer()
+let duringTask = Task { await runWriter(duringWriter, round: "during") }
+try await Task.sleep(for: .milliseconds(200))  // the writer is in its stride when the migration starts
+let clock = ContinuousClock()
+let migrationStart = clock.now
+let migration = try await store.migratePersona("hot", to: target)
+let migrationEnd = clock.now
+duringWriter.lock.withLock { duringWriter.stop = true }
+await duringTask.value
+let during = duringWriter.latencies.filter { $0.start >= migrationStart && $0.start < migrationEnd }.map(\.seconds)
+let without = baselineWriter.latencies.map(\.seconds)
+let migrationSeconds = seconds(migrationEnd - migrationStart)
+if ProcessInfo.processInfo.environment["SHARDLOG_LATENCY_TRACE"] != nil {
+    let slow = duringWriter.latencies.filter { $0.start >= migrationStart && $0.start < migrationEnd && $0.seconds > 0.003 }
+    for (start, latency) in slow { print(String(format: "slow write at %.3f s: %.1f ms", seconds(start - migrationStart), latency * 1e3)) }
+}
+precondition(migration.phase == .completed, "the migration ended \(migration.phase)")
+
+report("hot migration of \(migration.rowsCopied) rows (batches of 1,000)", migrationSeconds, "s", extra: ["rowsPerSecond": Double(migration.rowsCopied) / migrationSeconds])
+report("  writes to that persona during it", Double(during.count), "writes", extra: ["failures": duringWriter.failures.count])
+report("  failed writes during it", Double(duringWriter.failures.count + baselineWriter.failures.count), "writes", goal: "0")
+report("write latency p50 without a migration", percentile(without, 0.5) * 1e3, "ms", extra: ["samples": without.count])
+report("write latency p99 without a migration", percentile(without, 0.99) * 1e3, "ms")
+report("write latency p50 during the migration", percentile(during, 0.5) * 1e3, "ms", baseline: percentile(without, 0.5) * 1e3, baselineName: "without")
+report("write latency p99 during the migration", percentile(during, 0.99) * 1e3, "ms", baseline: percentile(without, 0.99) * 1e3, baselineName: "without", goal: "≤ 2.0×")
+report("write latency max during the migration", (during.max() ?? 0) * 1e3, "ms", baseline: (without.max() ?? 0) * 1e3, baselineName: "without")
+try await store.close()
+
+// 2. A fifth shard: the share of personas its ring position claims, then a rebalance.
+var light = StoreConfiguration()
+light.embeddingDimension = 4
+light.durability = .none
+let fleet = try await ShardStore.open(at: work + "/fleet", configuration: light)
+let personaCount = quick ? 2_000 : 10_000
+var batch: [(Command, Envelope)] = []
+for p in 0..<personaCount {
+    let id = "persona-\(p)"
+    batch.append((.createPersona(PersonaCreation(id: id, shard: "", name: "P\(p)")), Envelope()))
+    for m in 0..<Int(rng.next() % 8) { batch.append((.addMemory(MemoryCreation(id: "\(id)-m\(m)", personaId: id, name: "n", content: "c")), Envelope())) }
+    if batch.count > 2_000 {
+        try await fleet.execute(batch)
+        batch = []
+    }
+}
+try await fleet.execute(batch)
+let addition = try await fleet.addShard("shard_04")
+report("share of \(personaCount) personas the ring gives a fifth shard", addition.share, "", baseline: 0.2, baselineName: "ideal 1/(N+1)")
+let before = try fleet.rebalanceAnalysis()
+let rebalanceStart = clock.now
+let plan = try await fleet.applyRebalance()
+let rebalanceSeconds = seconds(clock.now - rebalanceStart)
+let after = try fleet.rebalanceAnalysis()
+let movedRecords = plan?.moves.reduce(0) { $0 + $1.records } ?? 0
+let totalRecords = before.shards.reduce(0) { $0 + $1.records }
+report("rebalance after adding it: imbalance (max/mean records) before", before.imbalance, "")
+report("  imbalance after", after.imbalance, "", goal: "≤ 1.2 (maxImbalance)")
+report("  moves / share of records moved", Double(plan?.moves.count ?? 0), "moves", extra: ["recordsMoved": movedRecords, "shareOfRecords": Double(movedRecords) / Double(max(1, totalRecords)), "seconds": rebalanceSeconds])
+try await fleet.close()
+
+let object: [String: Any] = [
+    "machine": ["cores": ProcessInfo.processInfo.activeProcessorCount, "memoryBytes": ProcessInfo.processInfo.physicalMemory],
+    "mode": quick ? "quick" : "full", "results": results,
+]
+let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+try data.write(to: URL(fileURLWithPath: outputPath))
+print("wrote \(outputPath)")
