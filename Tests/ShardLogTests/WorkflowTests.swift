@@ -313,6 +313,36 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         try await reopened.close()
     }
 
+    /// WF-055: the service rebalances on its own once a threshold is crossed, and stops when cancelled.
+    @Test func autoRebalancerActsWhenAThresholdIsCrossed() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await open(dir, shards: 2)
+        _ = try await populate(store, personas: 30, memories: 2)
+        let events = store.events()
+        try await store.addShard("shard_02")
+        #expect(try store.rebalanceAnalysis().imbalance > 1.2)
+        let service = Task { try await AutoRebalancer(store: store, interval: .milliseconds(20)).run() }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(30))
+            service.cancel()
+        }
+        var completed: String?
+        for await event in events {
+            if case .rebalanceCompleted(let planId) = event {
+                completed = planId
+                break
+            }
+        }
+        service.cancel()
+        timeout.cancel()
+        _ = await service.result
+        #expect(completed != nil, "the service applied a plan")
+        #expect(try store.rebalanceAnalysis().imbalance <= 1.2)
+        try expectOneHome(store, "after the automatic rebalance")
+        try await store.close()
+    }
+
     @Test func workflowCommandsAreRefusedFromCallers() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
