@@ -163,11 +163,11 @@ struct LogCommand: ParsableCommand {
     @Option(help: "First LSN.") var from: UInt64 = 1
     @Option(help: "Last LSN.") var to: UInt64?
     @Option(help: "Only commands about this persona (its memories and conversations included).") var persona: String?
-    @Option(name: .customLong("type"), help: "Only this op (e.g. addMemory).") var op: String?
+    @Option(name: .customLong("type"), help: "Only this op (e.g. addMemory, migrationCutOver).") var op: String?
 
     func run() throws {
         try store.requireStore()
-        if let op, !(CommandJSON.ops + ["initializeStore"]).contains(op) {
+        if let op, !(CommandJSON.ops + CommandJSON.workflowOps + ["initializeStore"]).contains(op) {
             throw fail("unknown op \"\(op)\"", code: ExitStatus.invalidInput)
         }
         // Memory and conversation ids name their persona only in the commands that created

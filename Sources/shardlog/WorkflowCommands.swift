@@ -28,6 +28,9 @@ final class WorkflowProgressLine: @unchecked Sendable {
     }
 }
 
+/// "1 row", "2 rows".
+func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
@@ -50,7 +53,7 @@ func migrationObject(_ m: MigrationWorkflow) -> [String: Any] {
 
 func migrationLine(_ m: MigrationWorkflow) -> String {
     let what = m.memoryId.map { "memory \($0) of \(m.personaId)" } ?? m.personaId
-    var line = "\(m.id)\t\(m.phase.rawValue)\t\(what)\t\(m.source) -> \(m.target)\t\(m.rowsCopied) rows"
+    var line = "\(m.id)\t\(m.phase.rawValue)\t\(what)\t\(m.source) -> \(m.target)\t\(counted(m.rowsCopied, "row"))"
     if let reverseOf = m.reverseOf { line += "\treverses \(reverseOf)" }
     if let planId = m.planId { line += "\t\(planId)" }
     if let reason = m.reason { line += "\t\(reason)" }
@@ -88,8 +91,9 @@ struct ShardCommand: AsyncParsableCommand {
                     printJSON(["shard": id, "ringPlan": addition.ringPlan, "personas": addition.personaCount, "share": addition.share])
                 } else {
                     print(String(
-                        format: "added %@; the ring now places %d of %d personas on it (%.1f%%; ideal %.1f%%): `shardlog rebalance plan` shows the moves",
-                        id, addition.ringPlan.count, addition.personaCount, addition.share * 100, 100 / Double(store.shards().filter { $0.status == .active }.count)))
+                        format: "added %@; the ring now places %d of %@ on it (%.1f%%; ideal %.1f%%): `shardlog rebalance plan` shows the moves",
+                        id, addition.ringPlan.count, counted(addition.personaCount, "persona"), addition.share * 100,
+                        100 / Double(store.shards().filter { $0.status == .active }.count)))
                 }
             }
         }
@@ -125,7 +129,7 @@ struct ShardCommand: AsyncParsableCommand {
                     if self.store.json {
                         printJSON(["id": shard.id, "status": shard.status.rawValue, "personas": shard.personas])
                     } else {
-                        print("\(shard.id)\t\(shard.status.rawValue)\t\(shard.personas) personas")
+                        print("\(shard.id)\t\(shard.status.rawValue)\t\(counted(shard.personas, "persona"))")
                     }
                 }
             }
@@ -238,7 +242,7 @@ struct MigrationCommand: AsyncParsableCommand {
                 } else {
                     print(migrationLine(m))
                     for step in steps {
-                        let extra = (step["rows"] as? Int).map { " (\($0) rows)" } ?? ""
+                        let extra = (step["rows"] as? Int).map { " (\(counted($0, "row")))" } ?? ""
                         print("  LSN \(step["lsn"]!)\t\(step["time"]!)\t\(step["op"]!)\(extra)")
                     }
                 }

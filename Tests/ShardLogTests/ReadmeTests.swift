@@ -72,5 +72,13 @@ import Testing
         #expect(stdout.contains("applied 2 commands, LSN 2…3\n"))
         #expect(stdout.contains("ada\tAda\tshard_03\tactive\n"))
         #expect(stdout.contains("ok: 1 segments, 2 frames, 3 commands, last LSN 3, chain head "))
+        #expect(stdout.contains("mig-1\tcompleted\tada\tshard_03 -> shard_04\t2 rows\n"))
+        for step in ["migrationStarted", "migrationCopied (2 rows)", "migrationVerify", "migrationVerified", "migrationCutOver", "migrationCompleted"] {
+            #expect(stdout.contains("\t\(step)\n"), "migration show lists \(step)")
+        }
+        #expect(stdout.contains("m1\t70\thot\ttea\n"), "a detached memory is read with its persona")
+        #expect(stdout.contains("removed shard_04\n"))
+        #expect(stdout.contains("shard_04\tremoved\t0 personas\n"))
+        #expect(stdout.contains("\"op\":\"migrationCutOver\""))
     }
 }

@@ -20,6 +20,13 @@ public enum CommandJSON {
         "createConversation", "addMessage", "deleteConversation", "setMemoryAccess",
     ]
 
+    /// The ops of the workflow steps (Specs/Workflows.md): in the log, never in `apply`.
+    public static let workflowOps = [
+        "addShard", "drainShard", "removeShard", "migrationStarted", "migrationCopied", "migrationVerify", "migrationVerified",
+        "migrationCutOver", "migrationCompleted", "migrationAborted", "migrationFailed", "memoryMoved", "rebalancePlanned",
+        "rebalanceCompleted", "rebalanceRollbackStarted", "rebalanceRolledBack", "rebalanceStopped",
+    ]
+
     /// Parses one line.
     public static func parse(line: String) throws(Problem) -> (Command, Envelope) {
         let object: Any
@@ -35,6 +42,9 @@ public enum CommandJSON {
     public static func parse(_ o: [String: Any]) throws(Problem) -> (Command, Envelope) {
         let f = Fields(o)
         let op = try f.string("op")
+        if workflowOps.contains(op) {
+            throw Problem("\"\(op)\" is a workflow step, appended by the engine only: use `shardlog shard`, `migrate`, `migration` or `rebalance`")
+        }
         guard ops.contains(op) else { throw Problem("unknown op \"\(op)\" (one of: \(ops.joined(separator: ", ")))") }
         var envelope = Envelope(actor: try f.optionalString("actor") ?? "cli", reason: try f.optionalString("reason"),
                                 commandID: try f.optionalString("commandId"))
