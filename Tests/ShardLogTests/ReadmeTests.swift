@@ -26,14 +26,16 @@ import Testing
             id: "m1", personaId: "ada", name: "tea", content: "likes green tea", importance: 70, embedding: [0.1, 0.2, 0.3])))
         let memories = try store.personaMemories("ada", query: MemoryQuery(tier: .hot, limit: 10))
         let shard = store.shardForPersona("ada")  // "shard_03": Specs/Routing.md
+        let moved = try await store.migratePersona("ada", to: "shard_00")  // hot: copy, verify, cut over
         let live = try store.digests()
         try await store.rebuild()  // every shard, from the log
         let rebuilt = try store.digests()  // equals live
         try await store.close()
-        print(memories.count, shard ?? "", rebuilt == live)  // 1 shard_03 true
+        print(memories.count, shard ?? "", moved.phase, rebuilt == live)  // 1 shard_03 completed true
         // --- end ---
 
-        #expect(memories.count == 1 && shard == "shard_03" && rebuilt == live && live.count == 4)
+        #expect(memories.count == 1 && shard == "shard_03" && moved.phase == .completed && rebuilt == live && live.count == 4)
+        #expect(store.shardForPersona("ada") == "shard_00")
     }
 
     @Test func engineBlockMatchesThisTest() throws {
