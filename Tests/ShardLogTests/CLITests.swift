@@ -117,6 +117,52 @@ let sampleCommands = """
         #expect(again.status == 2 && again.stderr.contains("is already a ShardLog store"))
     }
 
+    /// Workflow commands given bad input exit 2 with one line and change nothing.
+    @Test func badWorkflowInputExitsTwoAndChangesNothing() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try makeStore(dir)
+        let before = try runShardLog(["digest", "--data-dir", dir.store]).stdout
+        let lastLSN = try jsonLines(try runShardLog(["log", "--data-dir", dir.store]).stdout).count
+        let cases: [([String], String)] = [
+            (["migrate", "persona", "ghost", "--to", "shard_00"], "no persona with id ghost"),
+            (["migrate", "persona", "p1", "--to", "shard_99"], "shard shard_99 is not an active shard"),
+            (["migrate", "persona", "p1", "--to", "shard_03"], "persona p1 is already on shard_03"),
+            (["migrate", "persona", "p1", "--to", "shard_00", "--batch-size", "0"], "batch size 0 is outside 1…100,000"),
+            (["migrate", "memory", "ghost", "--to", "shard_00"], "no memory with id ghost"),
+            (["migration", "abort", "mig-9"], "no migration with id mig-9"),
+            (["migration", "reverse", "mig-9"], "no migration with id mig-9"),
+            (["migration", "show", "mig-9"], "no migration with id mig-9"),
+            (["rebalance", "rollback", "plan-9"], "no plan with id plan-9"),
+            (["shard", "remove", "shard_03"], "shard shard_03 still holds 1 persona; drain it first"),
+            (["shard", "remove", "shard_99"], "no shard with id shard_99"),
+            (["shard", "add", "bad id!"], "shard id bad id! is not 1…64 characters"),
+            (["shard", "add", "shard_00"], "shard shard_00 exists"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runShardLog(arguments + ["--data-dir", dir.store])
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("shardlog: ") && result.stderr.contains(message), "\(arguments): \(result.stderr) should say \(message)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && !result.stderr.contains("Fatal"), "one line")
+        }
+        #expect(try runShardLog(["digest", "--data-dir", dir.store]).stdout == before, "the shards are unchanged")
+        #expect(try jsonLines(try runShardLog(["log", "--data-dir", dir.store]).stdout).count == lastLSN, "nothing was logged")
+        // And the same commands succeed with good input, in JSON.
+        let moved = try jsonLines(try runShardLog(["migrate", "persona", "p1", "--to", "shard_00", "--data-dir", dir.store, "--json"]).stdout)[0]
+        #expect(moved["id"] as? String == "mig-1" && moved["phase"] as? String == "completed" && moved["target"] as? String == "shard_00")
+        let list = try jsonLines(try runShardLog(["migration", "list", "--data-dir", dir.store, "--json"]).stdout)
+        #expect(list.map { $0["id"] as? String } == ["mig-1"])
+        let show = try jsonLines(try runShardLog(["migration", "show", "mig-1", "--data-dir", dir.store, "--json"]).stdout)[0]
+        #expect((show["steps"] as? [[String: Any]])?.map { $0["op"] as? String }.last == "migrationCompleted")
+        let shards = try jsonLines(try runShardLog(["shard", "list", "--data-dir", dir.store, "--json"]).stdout)
+        #expect(shards.first { $0["id"] as? String == "shard_00" }?["personas"] as? Int == 1)
+        let plan = try jsonLines(try runShardLog(["rebalance", "plan", "--data-dir", dir.store, "--json"]).stdout)[0]
+        #expect(plan["imbalance"] is Double && plan["moves"] is [Any])
+        let reversed = try jsonLines(try runShardLog(["migration", "reverse", "mig-1", "--data-dir", dir.store, "--json"]).stdout)[0]
+        #expect(reversed["reverseOf"] as? String == "mig-1" && reversed["target"] as? String == "shard_03")
+        #expect(try runShardLog(["verify", "--data-dir", dir.store]).status == 0)
+    }
+
     /// A new store's configuration is checked by the engine before anything is created.
     @Test func badInitOptionsCreateNothing() throws {
         let dir = TemporaryDirectory()
