@@ -29,10 +29,10 @@ test-long: deps
 	SHARDLOG_SEEDS=200 SHARDLOG_CRASH_ROUNDS=100 SHARDLOG_LEGACY_PERSONAS=1000 SHARDLOG_LEGACY_MEMORIES_PER_PERSONA=100 $(SWIFT) test
 
 bench: deps
-	cd Benchmarks && $(SWIFT) run -c release log-figures --output results/log-figures.json && $(SWIFT) run -c release engine-figures --output results/engine-figures.json
+	cd Benchmarks && $(SWIFT) run -c release log-figures --output results/log-figures.json && $(SWIFT) run -c release engine-figures --output results/engine-figures.json && $(SWIFT) run -c release workflow-figures --output results/workflow-figures.json
 
 bench-quick: deps
-	cd Benchmarks && $(SWIFT) run -c release log-figures --quick && $(SWIFT) run -c release engine-figures --quick
+	cd Benchmarks && $(SWIFT) run -c release log-figures --quick && $(SWIFT) run -c release engine-figures --quick && $(SWIFT) run -c release workflow-figures --quick
 
 clean:
 	rm -rf .build Benchmarks/.build
