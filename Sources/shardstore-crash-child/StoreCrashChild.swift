@@ -6,6 +6,11 @@
 // acknowledged write it prints one line:
 //   persona ID | memory ID PERSONA | conversation ID PERSONA | message CONVERSATION SEQUENCE
 //
+// Usage: shardstore-crash-child DIR rebalance|drain ROUND
+// Adds a shard and rebalances (or drains the fullest shard) while another task writes,
+// printing `memory ID PERSONA` per acknowledged write, `plan ID` or `drain SHARD` when it
+// starts and `done` at the end; then keeps writing until killed.
+//
 // Usage: shardstore-crash-child DIR migration ROUND HANDSHAKE
 // Migrates persona w<ROUND % 8> step by step while another task writes to it, printing
 // `memory ID PERSONA` per acknowledged write and `step PHASE MIGRATION` after each logged
@@ -32,6 +37,9 @@ struct StoreCrashChild {
         let arguments = CommandLine.arguments
         if arguments.count == 5, arguments[2] == "migration" {
             try await migration(directory: arguments[1], round: Int(arguments[3])!, handshake: arguments[4] == "1")
+        }
+        if arguments.count == 4, arguments[2] == "rebalance" || arguments[2] == "drain" {
+            try await moveMany(directory: arguments[1], round: Int(arguments[3])!, drain: arguments[2] == "drain")
         }
         guard arguments.count == 4, let tasks = Int(arguments[2]) else {
             writeLine("usage: shardstore-crash-child DIR TASKS ROUND")
@@ -128,6 +136,60 @@ struct StoreCrashChild {
                 if handshake { _ = Swift.readLine() }
                 migration = try await store.stepMigration(migration.id)
                 writeLine("step \(migration.phase.rawValue) \(migration.id)")
+            }
+            writeLine("done")
+        } catch {
+            writeLine("error \(error)")
+            exit(3)
+        }
+        _ = await writer.result
+        exit(0)
+    }
+
+    static func moveMany(directory: String, round: Int, drain: Bool) async throws -> Never {
+        var configuration = StoreConfiguration()
+        configuration.embeddingDimension = 4
+        configuration.migrationBatchSize = 5
+        let store = try await ShardStore.open(at: directory, configuration: configuration)
+        if try store.allPersonas().isEmpty {
+            for p in 0..<24 {
+                var unit: [(Command, Envelope)] = [(.createPersona(PersonaCreation(id: "b\(p)", shard: "", name: "B\(p)")), Envelope())]
+                for m in 0..<(4 + p % 9) {
+                    unit.append((.addMemory(MemoryCreation(id: "b\(p)-m\(m)", personaId: "b\(p)", name: "n", content: "c\(m)")), Envelope()))
+                }
+                try await store.execute(unit)
+            }
+        }
+        writeLine("open \(store.lastLSN)")
+        let writer = Task {
+            var i = 0
+            while true {
+                let persona = "b\(i % 24)"
+                let id = "r\(round)-y\(i)"
+                do {
+                    try await store.execute(.addMemory(MemoryCreation(id: id, personaId: persona, name: "during", content: "round \(round)")))
+                    writeLine("memory \(id) \(persona)")
+                } catch {
+                    writeLine("error \(error)")
+                    exit(3)
+                }
+                i += 1
+            }
+        }
+        do {
+            if drain {
+                let fullest = store.shards().filter { $0.status == .active }.max { $0.personas < $1.personas }!.id
+                writeLine("drain \(fullest)")
+                try await store.drainShard(fullest)
+            } else {
+                try await store.addShard("extra\(round)")
+                let events = store.events()
+                Task {
+                    for await event in events {
+                        if case .rebalanceStarted(let planId, _) = event { writeLine("plan \(planId)") }
+                    }
+                }
+                _ = try await store.applyRebalance(thresholds: RebalanceThresholds(maxImbalance: 1.05), maxMoves: 6)
             }
             writeLine("done")
         } catch {

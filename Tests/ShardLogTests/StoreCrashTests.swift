@@ -160,4 +160,70 @@ import Testing
             try await store.close()
         }
     }
+
+    /// Issue 4: a child rebalancing (or draining a shard) while writing is killed at random
+    /// moments; after reopening — resuming or aborting — every acknowledged write is there, no
+    /// migration or plan is left half-done, a drained shard can be drained to the end, one
+    /// home, rebuild equals live.
+    @Test func sigkillDuringRebalanceAndDrain() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let rounds = ProcessInfo.processInfo.environment["SHARDLOG_CRASH_ROUNDS"].flatMap(Int.init).map { max(6, $0 / 5) } ?? 6
+        var rng = SeededRandom(seed: 79)
+        var memories: [String: String] = [:]
+        let child = productsDirectory.appendingPathComponent("shardstore-crash-child")
+        for round in 0..<rounds {
+            let drain = round % 3 == 2
+            let process = Process()
+            process.executableURL = child
+            process.arguments = [dir.store, drain ? "drain" : "rebalance", String(round)]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let first = readLine(from: output.fileHandleForReading)
+            #expect(first.hasPrefix("open"), "round \(round): the child started: \(first)")
+            try await Task.sleep(for: .milliseconds(Int.random(in: 30...600, using: &rng)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            var drained: String?
+            var planID: String?
+            for line in String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n") {
+                let parts = line.split(separator: " ").map(String.init)
+                switch parts.first {
+                case "error": Issue.record("round \(round): the child failed: \(line)")
+                case "memory": memories[parts[1]] = parts[2]
+                case "drain": drained = parts[1]
+                case "plan": planID = parts[1]
+                default: break
+                }
+            }
+            let policy: WorkflowRecovery = round % 2 == 0 ? .resume : .abort
+            var configuration = StoreConfiguration()
+            configuration.workflowRecovery = policy
+            let store = try await ShardStore.open(at: dir.store, configuration: configuration)
+            let note = "round \(round) (\(drain ? "drain" : "rebalance"), \(policy))"
+            for (id, persona) in memories { #expect(try store.memory(id: id)?.personaId == persona, "\(note): memory \(id) lost") }
+            #expect(store.migrations().allSatisfy { !$0.isUnfinished }, "\(note): no migration left half-done")
+            #expect(store.plans().allSatisfy { !$0.isUnfinished }, "\(note): no plan left half-done")
+            if let planID, let plan = store.plan(id: planID) {
+                if policy == .resume {
+                    #expect(plan.phase == .completed, "\(note): \(planID) resumed to the end: \(plan.phase) \(plan.outcome ?? "")")
+                } else {
+                    #expect(plan.phase == .completed || plan.phase == .stopped, "\(note): \(planID) \(plan.phase)")
+                }
+            }
+            for shard in store.shardIDs { #expect(try store.stagedRowCount(on: shard) == 0, "\(note): staged rows left on \(shard)") }
+            try expectOneHome(store, note)
+            // A drain the crash cut short can be finished.
+            if let drained, store.shards().first(where: { $0.id == drained })?.status == .draining {
+                try await store.drainShard(drained)
+                #expect(store.shards().first { $0.id == drained }?.status == .removed, "\(note): drained to the end")
+                try expectOneHome(store, note + " after finishing the drain")
+            }
+            let live = try store.digests()
+            try await store.rebuild()
+            #expect(try store.digests() == live, "\(note): rebuild equals live")
+            try await store.close()
+        }
+    }
 }
