@@ -20,26 +20,10 @@ let work = NSTemporaryDirectory() + "/shardlog-engine-figures-\(getpid())"
 try? FileManager.default.removeItem(atPath: work)
 defer { try? FileManager.default.removeItem(atPath: work) }
 let clock = ContinuousClock()
-nonisolated(unsafe) var results: [[String: Any]] = []
 
-func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-}
+let figures = Figures(nameWidth: 58, valueFormat: "%12.1f")
 func report(_ name: String, _ value: Double, _ unit: String, baseline: Double? = nil, baselineName: String? = nil, goal: String? = nil, extra: [String: Any] = [:]) {
-    var entry: [String: Any] = ["name": name, "value": value, "unit": unit]
-    var line = "\(name.padding(toLength: 58, withPad: " ", startingAt: 0)) \(String(format: "%12.1f", value)) \(unit)"
-    if let baseline, let baselineName {
-        entry["baseline"] = baselineName
-        entry["baselineValue"] = baseline
-        entry["ratio"] = value / baseline
-        line += String(format: "   %.2f× %@", value / baseline, baselineName)
-    }
-    if let goal { line += "  (goal: \(goal))" }
-    for (k, v) in extra { entry[k] = v }
-    results.append(entry)
-    print(line)
+    figures.report(name, value, unit, baseline: baseline, baselineName: baselineName, goal: goal, extra: extra)
 }
 
 print("ShardLog engine figures (\(quick ? "quick" : "full")): \(personaCount) personas × \(memoriesPerPersona) memories, \(dimension)-dimension embeddings, 4 shards")
@@ -249,7 +233,6 @@ print("  (both decode the same rows into MemoryEntity values, embeddings include
 try pool.close()
 try await store.close()
 
-let document: [String: Any] = ["mode": quick ? "quick" : "full", "personas": personaCount, "memoriesPerPersona": memoriesPerPersona,
-                               "embeddingDimension": dimension, "results": results]
-try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: outputPath))
-print("wrote \(outputPath)")
+try figures.write(to: outputPath, [
+    "mode": quick ? "quick" : "full", "personas": personaCount, "memoriesPerPersona": memoriesPerPersona, "embeddingDimension": dimension,
+])

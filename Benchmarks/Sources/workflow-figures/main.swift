@@ -17,26 +17,10 @@ let dimension = 384
 let work = NSTemporaryDirectory() + "/shardlog-workflow-figures-\(getpid())"
 try? FileManager.default.removeItem(atPath: work)
 defer { try? FileManager.default.removeItem(atPath: work) }
-nonisolated(unsafe) var results: [[String: Any]] = []
 
-func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-}
+let figures = Figures(nameWidth: 62, valueFormat: "%12.3f")
 func report(_ name: String, _ value: Double, _ unit: String, baseline: Double? = nil, baselineName: String? = nil, goal: String? = nil, extra: [String: Any] = [:]) {
-    var entry: [String: Any] = ["name": name, "value": value, "unit": unit]
-    var line = "\(name.padding(toLength: 62, withPad: " ", startingAt: 0)) \(String(format: "%12.3f", value)) \(unit)"
-    if let baseline, let baselineName {
-        entry["baseline"] = baselineName
-        entry["baselineValue"] = baseline
-        entry["ratio"] = value / baseline
-        line += String(format: "   %.2f× %@", value / baseline, baselineName)
-    }
-    if let goal { line += "  (goal: \(goal))" }
-    for (k, v) in extra { entry[k] = v }
-    results.append(entry)
-    print(line)
+    figures.report(name, value, unit, baseline: baseline, baselineName: baselineName, goal: goal, extra: extra)
 }
 
 print("ShardLog workflow figures (\(quick ? "quick" : "full")): a persona with \(hotMemories) memories (\(dimension)-dimension embeddings), durability always")
@@ -159,10 +143,7 @@ report("  imbalance after", after.imbalance, "", goal: "≤ 1.2 (maxImbalance)")
 report("  moves / share of records moved", Double(plan?.moves.count ?? 0), "moves", extra: ["recordsMoved": movedRecords, "shareOfRecords": Double(movedRecords) / Double(max(1, totalRecords)), "seconds": rebalanceSeconds])
 try await fleet.close()
 
-let object: [String: Any] = [
+try figures.write(to: outputPath, [
     "machine": ["cores": ProcessInfo.processInfo.activeProcessorCount, "memoryBytes": ProcessInfo.processInfo.physicalMemory],
-    "mode": quick ? "quick" : "full", "results": results,
-]
-let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-try data.write(to: URL(fileURLWithPath: outputPath))
-print("wrote \(outputPath)")
+    "mode": quick ? "quick" : "full",
+])
