@@ -142,21 +142,29 @@ public final class ShardStore: @unchecked Sendable {
 
     /// PROJ-002: applies every logged command after the catalog's applied LSN, to the
     /// catalog and to each shard that has not applied it yet. A shard whose database is
-    /// missing or behind the catalog is rebuilt from the whole log.
+    /// missing or has not applied the last command that touched it (PROJ-004) is rebuilt
+    /// from the whole log. Then every shard's applied LSN is the log's last.
     private func catchUp() throws {
         let from = state.lastLSN.next
         let end = log.lastLSN
         var behind: [String] = []
         let applied = AppliedLSNs()
+        let touched = try catalog.touchedLSNs()
         for (id, projection) in projections {
             let lsn = try projection.appliedLSN()
-            if lsn < state.lastLSN { behind.append(id) } else { applied.byShard[id] = lsn }
+            if lsn < touched[id] ?? .zero { behind.append(id) } else { applied.byShard[id] = lsn }
             if lsn > end {
                 throw ShardLogError.projectionDamaged(shard: id, reason: "it has applied LSN \(lsn) but the log ends at \(end)")
             }
         }
         if !behind.isEmpty { try rebuildInPlace(shards: behind.sorted(), through: state.lastLSN) }
-        guard from <= end else { return }
+        /// After a successful catch-up every shard holds every effect up to the log's end: say so (PROJ-004).
+        func advanceAll() throws {
+            for projection in lock.withLock({ Array(projections.values) }) where try projection.appliedLSN() < end {
+                try projection.pool.write { db in try ShardProjection.setAppliedLSN(end, in: db) }
+            }
+        }
+        guard from <= end else { return try advanceAll() }
         var batch: [(lsn: LSN, effects: Effects)] = []
         var replayError: (any Error)?
         func flush() throws {
@@ -176,6 +184,7 @@ public final class ShardStore: @unchecked Sendable {
         }
         if let replayError { throw replayError }
         try flush()
+        try advanceAll()
     }
 
     /// Rebuilds shards from the log into fresh files and swaps them in (the caller makes
@@ -521,15 +530,18 @@ public final class ShardStore: @unchecked Sendable {
         do {
             var timings: [String] = []
             let traceStart = ContinuousClock.now
+            // PROJ-004: only the shards the batch touches get a transaction; the catalog
+            // records that it touched them.
             for (id, projection) in projections.sorted(by: { $0.key < $1.key }) {
+                guard let effects = perShard[id] else { continue }
                 let start = ContinuousClock.now
-                try projection.apply(perShard[id] ?? [], through: last)
-                if Rebuilder.tracing { timings.append("\(id) \(perShard[id]?.count ?? 0) \(ContinuousClock.now - start)") }
+                try projection.apply(effects, through: last)
+                if Rebuilder.tracing { timings.append("\(id) \(effects.count) \(ContinuousClock.now - start)") }
             }
             if Rebuilder.tracing, ContinuousClock.now - traceStart > .milliseconds(3) {
                 Rebuilder.trace("apply [\(timings.joined(separator: "; "))]", ContinuousClock.now - traceStart)
             }
-            try catalog.apply(catalogEffects, through: last)
+            try catalog.apply(catalogEffects, through: last, touched: perShard.keys.sorted())
             // WF-012: a removed shard's database goes; its history stays in the log.
             for case .setShardStatus(let id, .removed) in catalogEffects.map(\.effect) {
                 guard let projection = lock.withLock({ self.projections.removeValue(forKey: id) }) else { continue }

@@ -13,7 +13,8 @@ final class CatalogProjection: Sendable {
 
     static let schema = """
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS shards (id TEXT PRIMARY KEY, status TEXT NOT NULL, created_lsn INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS shards (id TEXT PRIMARY KEY, status TEXT NOT NULL, created_lsn INTEGER NOT NULL,
+          touched_lsn INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS placements (persona_id TEXT PRIMARY KEY, shard_id TEXT NOT NULL, placed_lsn INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS memory_index (id TEXT PRIMARY KEY, persona_id TEXT NOT NULL, deleted INTEGER NOT NULL, home TEXT) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS memory_index_by_persona ON memory_index (persona_id);
@@ -30,7 +31,7 @@ final class CatalogProjection: Sendable {
         CREATE TABLE IF NOT EXISTS rebalances (
           id TEXT PRIMARY KEY, phase TEXT NOT NULL, moves TEXT NOT NULL, analysis TEXT NOT NULL, outcome TEXT,
           planned_lsn INTEGER NOT NULL, updated_lsn INTEGER NOT NULL) WITHOUT ROWID;
-        INSERT OR IGNORE INTO meta (key, value) VALUES ('applied_lsn', 0), ('schema_version', 2);
+        INSERT OR IGNORE INTO meta (key, value) VALUES ('applied_lsn', 0), ('schema_version', 3);
         """
 
     init(path: String) throws {
@@ -57,10 +58,24 @@ final class CatalogProjection: Sendable {
     }
 
     /// Applies the catalog effects of commands `…lsn` in one transaction (PROJ-002).
-    func apply(_ effects: [(lsn: LSN, effect: CatalogEffect)], through lsn: LSN) throws {
+    /// Applies the catalog effects of commands `…lsn` in one transaction (PROJ-002), and
+    /// records `lsn` as the last LSN that touched each shard in `touched` (PROJ-004).
+    func apply(_ effects: [(lsn: LSN, effect: CatalogEffect)], through lsn: LSN, touched: [String] = []) throws {
         try pool.write { db in
             for (commandLSN, effect) in effects { try Self.apply(effect, lsn: commandLSN, in: db) }
+            for shard in touched {
+                try db.cachedStatement(sql: "UPDATE shards SET touched_lsn = ? WHERE id = ?").execute(arguments: [Int64(lsn.rawValue), shard])
+            }
             try db.cachedStatement(sql: "UPDATE meta SET value = ? WHERE key = 'applied_lsn'").execute(arguments: [Int64(lsn.rawValue)])
+        }
+    }
+
+    /// Per shard, the last LSN whose effects touched it, as of `appliedLSN()` (PROJ-004).
+    func touchedLSNs() throws -> [String: LSN] {
+        try pool.read { db in
+            var result: [String: LSN] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, touched_lsn FROM shards") { result[row[0]] = LSN(UInt64(row[1] as Int64)) }
+            return result
         }
     }
 
@@ -125,7 +140,7 @@ final class CatalogProjection: Sendable {
     }
 
     /// The catalog's version: a catalog of another version is rebuilt from the log on open.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     func schemaVersion() throws -> Int {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") ?? 0 }
