@@ -479,15 +479,16 @@ public final class ShardStore: @unchecked Sendable {
         return Timestamp(microsecondsSince1970: lastTimestamp)
     }
 
-    /// Applies a batch of consecutive units: every shard first (each in one transaction that
-    /// also advances its applied LSN, touched or not), the catalog last, so the catalog's
-    /// applied LSN never passes a shard's (PROJ-002).
     /// What catch-up must not apply twice: each shard's applied LSN when catch-up began
     /// (shards created during catch-up are added as their databases are opened).
     final class AppliedLSNs {
         var byShard: [String: LSN] = [:]
     }
 
+    /// Applies a batch of consecutive units (PROJ-004): the shards the batch touches first,
+    /// each in one transaction that also advances its applied LSN, then the catalog, which
+    /// records the batch's last LSN as each touched shard's `touched_lsn`. So a shard whose
+    /// applied LSN is below its `touched_lsn` has lost effects, and nothing else has.
     private func write(_ units: [Applier.Unit], skipping applied: AppliedLSNs? = nil) throws {
         guard let last = units.last?.range.upperBound else { return }
         // A command that creates shards (initializeStore) creates their databases first.
