@@ -343,6 +343,38 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         try await store.close()
     }
 
+    /// WF-028: migrations of different personas run at the same time, with writes to both.
+    @Test func concurrentMigrationsOfDifferentPersonas() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await open(dir, batch: 4)
+        var model = try await populate(store, personas: 4, memories: 25)
+        let targets = try ["p0", "p1", "p2"].map { persona in
+            let source = try #require(store.shardForPersona(persona))
+            return (persona, store.shardIDs.first { $0 != source }!)
+        }
+        async let a = store.migratePersona(targets[0].0, to: targets[0].1)
+        async let b = store.migratePersona(targets[1].0, to: targets[1].1)
+        async let c = store.migratePersona(targets[2].0, to: targets[2].1)
+        var time: Int64 = 1_950_000_000_000_000
+        for i in 0..<60 {
+            let persona = "p\(i % 3)"
+            let command = Command.addMemory(MemoryCreation(id: "\(persona)-during-\(i)", personaId: persona, name: "during", content: "c\(i)"))
+            time += 1000
+            try await store.execute(command, envelope: Envelope(timestamp: Timestamp(microsecondsSince1970: time)))
+            let accepted = model.apply(command, at: Timestamp(microsecondsSince1970: time))
+            #expect(accepted)
+        }
+        let done = try await [a, b, c]
+        #expect(done.allSatisfy { $0.phase == .completed })
+        #expect(Set(done.map(\.id)).count == 3, "each got its own id")
+        for (persona, target) in targets { #expect(store.shardForPersona(persona) == target) }
+        try expectReadsMatch(store, model, "after concurrent migrations")
+        try expectOneHome(store, "after concurrent migrations")
+        try await expectRebuildEqualsLive(store, dir, "after concurrent migrations")
+        try await store.close()
+    }
+
     @Test func workflowCommandsAreRefusedFromCallers() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
