@@ -20,13 +20,31 @@ struct ShardLogCommand: AsyncParsableCommand {
             3 the log is not sound (verify).
             """,
         subcommands: [
-            InitCommand.self, ApplyCommand.self, PersonaCommand.self, MemoriesCommand.self, ConversationCommand.self,
+            InitCommand.self, ApplyCommand.self, GenerateCommand.self, PersonaCommand.self, MemoriesCommand.self, ConversationCommand.self,
             DumpCommand.self, LogCommand.self, ShardsCommand.self, RebuildCommand.self, DigestCommand.self,
             ImportCommand.self, ExportCommand.self,
             ShardCommand.self, MigrateCommand.self, MigrationCommand.self, RebalanceCommand.self,
             VerifyCommand.self,
         ]
     )
+
+    /// ArgumentParser's usage errors exit 64; the documented code for a usage error is 2.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error).rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.invalidInput)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every subcommand shares.

@@ -163,6 +163,40 @@ let sampleCommands = """
         #expect(try runShardLog(["verify", "--data-dir", dir.store]).status == 0)
     }
 
+    /// `shardlog generate`: seeded (same options, same bytes), what `apply` reads, and two
+    /// stores built from it have the same digests.
+    @Test func generateIsSeededAndApplies() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let options = ["generate", "--personas", "3", "--memories-per-persona", "5", "--conversations-per-persona", "2",
+                       "--messages-per-conversation", "3", "--embedding-dimension", "4"]
+        let first = try runShardLog(options + ["--seed", "7"])
+        let again = try runShardLog(options + ["--seed", "7"])
+        let other = try runShardLog(options + ["--seed", "8"])
+        #expect(first.status == 0 && first.stdout == again.stdout, "same seed, same bytes")
+        #expect(first.stdout != other.stdout, "another seed, another workload")
+        let lines = try jsonLines(first.stdout)
+        #expect(lines.count == GeneratedWorkload.Parameters(
+            personas: 3, memoriesPerPersona: 5, conversationsPerPersona: 2, messagesPerConversation: 3, embeddingDimension: 4).commandCount)
+        #expect(lines.filter { $0["op"] as? String == "addMemory" }.allSatisfy { ($0["embedding"] as? [Double])?.count == 4 && ($0["tags"] as? [String])?.count == 2 })
+        var digests: [String] = []
+        for name in ["a", "b"] {
+            let store = dir.path + "/" + name
+            #expect(try runShardLog(["init", "--data-dir", store, "--embedding-dimension", "4"]).status == 0)
+            let applied = try runShardLog(["apply", "--data-dir", store, "-", "--json"], input: first.stdout)
+            #expect(applied.status == 0, "\(applied.stderr)")
+            #expect(try jsonLines(applied.stdout).first?["applied"] as? Int == lines.count)
+            digests.append(try runShardLog(["digest", "--data-dir", store]).stdout)
+            let shards = try jsonLines(try runShardLog(["shards", "--data-dir", store, "--json"]).stdout)
+            #expect(shards.reduce(0) { $0 + ($1["memories"] as? Int ?? 0) } == 15 && shards.reduce(0) { $0 + ($1["messages"] as? Int ?? 0) } == 18)
+        }
+        #expect(digests[0] == digests[1] && !digests[0].isEmpty, "the same workload builds the same shards")
+        #expect(try runShardLog(["generate", "--personas", "-1"]).status == 2, "bad options are a usage error (2, not ArgumentParser's 64)")
+        #expect(try runShardLog(["init", "--shards", "abc"]).status == 2)
+        #expect(try runShardLog(["no-such-command"]).status == 2)
+        #expect(try runShardLog(["--help"]).status == 0)
+    }
+
     /// A new store's configuration is checked by the engine before anything is created.
     @Test func badInitOptionsCreateNothing() throws {
         let dir = TemporaryDirectory()
