@@ -305,6 +305,7 @@ public final class ShardStore: @unchecked Sendable {
                 if case .alreadyLogged(let results) = prepared { return results }
                 preconditionFailure("unreachable")
             }
+            let durableStart = ContinuousClock.now
             do {
                 _ = try await ticket.wait()
             } catch {
@@ -312,11 +313,15 @@ public final class ShardStore: @unchecked Sendable {
                 poison(.log(error))
                 throw ShardLogError.log(error)
             }
+            let applyStart = ContinuousClock.now
             do {
                 try await applier.apply(Applier.Unit(range: ticket.range, effects: effects))
             } catch {
                 poison(error)
                 throw error
+            }
+            if Rebuilder.tracing, ContinuousClock.now - durableStart > .microseconds(1500) {
+                Rebuilder.trace("slow write \(commands.first!.0.op): durable \(applyStart - durableStart), applied \(ContinuousClock.now - applyStart)", ContinuousClock.now - durableStart)
             }
             for command in staged { if case .workflow(let step) = command { publish(step) } }
             return results
