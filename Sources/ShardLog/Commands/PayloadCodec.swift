@@ -38,7 +38,12 @@ struct PayloadWriter {
     mutating func strings(_ values: [String]) { list(values) { $0.string($1) } }
     mutating func vector(_ values: [Float]) {
         u32(UInt32(values.count))
+        #if _endian(little)
+        // The in-memory layout is the encoded one (f32 little-endian): one copy.
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
         for value in values { u32(value.bitPattern) }
+        #endif
     }
 }
 
@@ -101,12 +106,15 @@ struct PayloadReader {
     mutating func vector(_ what: @autoclosure () -> String) throws(PayloadError) -> [Float] {
         let count = Int(try u32(what() + " dimension"))
         let raw = try take(count * 4, what())
-        var values = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-            guard value.isFinite else { throw PayloadError("\(what()) value \(i) is not finite") }
-            values[i] = value
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            #if _endian(little)
+            if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw) }
+            #else
+            for i in 0..<count { buffer[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+            #endif
+            initialized = count
         }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw PayloadError("\(what()) value \(bad) is not finite") }
         return values
     }
     // MARK: Bulk fields

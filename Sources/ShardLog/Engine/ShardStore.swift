@@ -36,8 +36,6 @@ public final class ShardStore: @unchecked Sendable {
     /// For personas being migrated: the last LSN that touched each of their rows (WF-023),
     /// by row key (`p:`, `m:`, `c:` and the id). Not logged: a driver's working memory.
     private var touches: [String: [String: LSN]] = [:]
-    /// Runs the projections' WAL checkpoints off the write path (PROJ-005).
-    private var checkpointThread: CheckpointThread?
     /// Workflow events for subscribers (WF-070).
     let eventHub = EventHub()
     let configuration: StoreConfiguration
@@ -70,10 +68,7 @@ public final class ShardStore: @unchecked Sendable {
         // The next LSN to apply is the log's next: `open` brings every projection up to the
         // log (catch-up) before the first write, whatever LSN the catalog had reached.
         self.applier = Applier(nextLSN: log.lastLSN.next) { [unowned self] units in try self.write(units) }
-        self.checkpointThread = CheckpointThread { [weak self] in
-            guard let self else { return [] }
-            return self.lock.withLock { self.projections.values.map(\.checkpoint) } + [self.catalog.checkpoint]
-        }
+        CheckpointThread.shared.register(self)
     }
 
     // MARK: - Opening
@@ -130,7 +125,7 @@ public final class ShardStore: @unchecked Sendable {
                 }
                 try await store.recoverWorkflows()
             } catch {
-                store.checkpointThread?.stop()
+                CheckpointThread.shared.unregister(store)
                 throw error
             }
             return store
@@ -573,7 +568,7 @@ public final class ShardStore: @unchecked Sendable {
         await applier.waitUntilIdle()
         eventHub.finish()
         do { try log.close() } catch let error as CommandLogError { throw ShardLogError.log(error) }
-        checkpointThread?.stop()
+        CheckpointThread.shared.unregister(self)
         for projection in projections.values { try projection.close() }
         try catalog.close()
     }
@@ -714,6 +709,11 @@ public final class ShardStore: @unchecked Sendable {
 
     /// The store's embedding dimension (CMD-013).
     public var embeddingDimension: Int { withState { $0.initialization?.embeddingDimension ?? 0 } }
+}
+
+extension ShardStore: CheckpointSource {
+    /// PROJ-005: the checkpoints of every open projection and of the catalog.
+    var walCheckpoints: [WALCheckpoint] { lock.withLock { projections.values.map(\.checkpoint) } + [catalog.checkpoint] }
 }
 
 /// Called as a rebuild goes: the LSN replayed so far and the last LSN it will reach.

@@ -49,32 +49,61 @@ final class WALCheckpoint: @unchecked Sendable {
     }
 }
 
-/// The store's checkpoint thread: every few milliseconds, `runIfNeeded` on each projection.
-final class CheckpointThread: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    private let done = DispatchSemaphore(value: 0)
-    private let checkpoints: @Sendable () -> [WALCheckpoint]
+/// The checkpoints of one store, as the checkpoint thread sees them.
+protocol CheckpointSource: AnyObject, Sendable {
+    var walCheckpoints: [WALCheckpoint] { get }
+}
 
-    init(interval: Duration = .milliseconds(5), checkpoints: @escaping @Sendable () -> [WALCheckpoint]) {
-        self.checkpoints = checkpoints
-        let thread = Thread { [self] in
-            while !lock.withLock({ stopped }) {
-                for checkpoint in self.checkpoints() { checkpoint.runIfNeeded() }
-                Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
-            }
-            done.signal()
-        }
-        thread.name = "shardlog.checkpoint"
-        thread.start()
+/// One thread per process runs every open store's checkpoints (PROJ-005): every 10 ms it
+/// calls `runIfNeeded` on each registered store's projections. Stores are held weakly and
+/// leave on close (or when they are gone), so the thread never keeps a store alive and
+/// never outlives its work; it sleeps while no store is open.
+final class CheckpointThread: @unchecked Sendable {
+    static let shared = CheckpointThread()
+    static let interval: TimeInterval = 0.010
+
+    private struct Entry {
+        weak var source: (any CheckpointSource)?
+        let id: ObjectIdentifier
     }
 
-    /// Stops the thread and waits for it.
-    func stop() {
-        let wasStopped = lock.withLock {
-            defer { stopped = true }
-            return stopped
+    private let condition = NSCondition()
+    private var entries: [Entry] = []
+    private var started = false
+
+    func register(_ source: any CheckpointSource) {
+        condition.lock()
+        defer { condition.unlock() }
+        entries.append(Entry(source: source, id: ObjectIdentifier(source)))
+        if !started {
+            started = true
+            let thread = Thread { [self] in run() }
+            thread.name = "shardlog.checkpoint"
+            thread.start()
         }
-        if !wasStopped { done.wait() }
+        condition.signal()
+    }
+
+    /// The store leaves. A pass in progress may still call its checkpoints once; they are
+    /// serialized with their own `close`, after which they do nothing.
+    func unregister(_ source: any CheckpointSource) {
+        condition.lock()
+        defer { condition.unlock() }
+        let id = ObjectIdentifier(source)
+        entries.removeAll { $0.id == id || $0.source == nil }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            entries.removeAll { $0.source == nil }
+            while entries.isEmpty { condition.wait() }
+            let sources = entries.compactMap(\.source)
+            condition.unlock()
+            for source in sources {
+                for checkpoint in source.walCheckpoints { checkpoint.runIfNeeded() }
+            }
+            Thread.sleep(forTimeInterval: Self.interval)
+        }
     }
 }
