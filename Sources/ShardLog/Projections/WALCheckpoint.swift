@@ -2,8 +2,8 @@ import Foundation
 import GRDBSQLite
 
 /// Checkpoints one projection's write-ahead log off the write path (PROJ-005): the
-/// projection's own connections never checkpoint (`wal_autocheckpoint = 0`), and the store's
-/// checkpoint thread calls `runIfNeeded` every few milliseconds, which runs a PASSIVE
+/// projection's own connections never checkpoint (`wal_autocheckpoint = 0`), and the
+/// process's checkpoint thread calls `runIfNeeded` every 10 ms, which runs a PASSIVE
 /// checkpoint on a connection of its own once the log passes `thresholdBytes`. A PASSIVE
 /// checkpoint never blocks the writer, so a write is never held up by copying WAL pages
 /// into the database and syncing it.
