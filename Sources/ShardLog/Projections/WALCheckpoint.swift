@@ -3,7 +3,7 @@ import GRDBSQLite
 
 /// Checkpoints one projection's write-ahead log off the write path (PROJ-005): the
 /// projection's own connections never checkpoint (`wal_autocheckpoint = 0`), and the
-/// process's checkpoint thread calls `runIfNeeded` every 10 ms, which runs a PASSIVE
+/// process's checkpoint thread calls `runIfNeeded` every 5 ms, which runs a PASSIVE
 /// checkpoint on a connection of its own once the log passes `thresholdBytes`. A PASSIVE
 /// checkpoint never blocks the writer, so a write is never held up by copying WAL pages
 /// into the database and syncing it.
@@ -54,13 +54,13 @@ protocol CheckpointSource: AnyObject, Sendable {
     var walCheckpoints: [WALCheckpoint] { get }
 }
 
-/// One thread per process runs every open store's checkpoints (PROJ-005): every 10 ms it
+/// One thread per process runs every open store's checkpoints (PROJ-005): every 5 ms it
 /// calls `runIfNeeded` on each registered store's projections. Stores are held weakly and
 /// leave on close (or when they are gone), so the thread never keeps a store alive and
 /// never outlives its work; it sleeps while no store is open.
 final class CheckpointThread: @unchecked Sendable {
     static let shared = CheckpointThread()
-    static let interval: TimeInterval = 0.010
+    static let interval: TimeInterval = 0.005
 
     private struct Entry {
         weak var source: (any CheckpointSource)?
