@@ -112,7 +112,7 @@ extension ShardStore {
         }
         // Finish migrations already under way from or to it.
         for migration in migrations() where migration.isUnfinished && (migration.source == id || migration.target == id) {
-            _ = try await runMigration(migration.id, progress: progress)
+            _ = try await resumeMigration(migration.id, progress: progress)
         }
         while let (persona, target) = nextDrainMove(from: id) {
             let migration = try await migratePersona(persona, to: target, progress: progress)
@@ -200,10 +200,6 @@ extension ShardStore {
         }
         progress?(WorkflowProgress(migrationId: id, phase: migration.phase, rowsCopied: migration.rowsCopied, rowsTotal: max(total, migration.rowsCopied)))
         return migration
-    }
-
-    func runMigration(_ id: String, progress: WorkflowProgressHandler? = nil) async throws -> MigrationWorkflow {
-        try await resumeMigration(id, progress: progress)
     }
 
     /// Takes one step of a migration (its `nextAction`: a copy batch, the verification, the
@@ -352,7 +348,7 @@ extension ShardStore {
             if policy == .abort && migration.phase != .cutOver {
                 try await abortMigration(migration.id, reason: "interrupted; ended on reopen (WorkflowRecovery.abort)")
             } else {
-                _ = try await runMigration(migration.id)
+                _ = try await resumeMigration(migration.id)
             }
         }
         for plan in plans() where plan.isUnfinished {

@@ -435,12 +435,12 @@ public final class ShardStore: @unchecked Sendable {
             switch command {
             case .workflow(.migrationStarted("", let persona, let source, let target, let batchSize, let reverseOf, let planId)):
                 command = .workflow(.migrationStarted(
-                    migrationId: "mig-\(state.migrationCount + 1)", personaId: persona, source: source, target: target,
+                    migrationId: state.nextMigrationID, personaId: persona, source: source, target: target,
                     batchSize: batchSize, reverseOf: reverseOf, planId: planId))
             case .workflow(.memoryMoved("", let memory, let source, let target, let row)):
-                command = .workflow(.memoryMoved(migrationId: "mig-\(state.migrationCount + 1)", memoryId: memory, source: source, target: target, row: row))
+                command = .workflow(.memoryMoved(migrationId: state.nextMigrationID, memoryId: memory, source: source, target: target, row: row))
             case .workflow(.rebalancePlanned("", let moves, let analysis)):
-                command = .workflow(.rebalancePlanned(planId: "plan-\(state.planCount + 1)", moves: moves, analysis: analysis))
+                command = .workflow(.rebalancePlanned(planId: state.nextPlanID, moves: moves, analysis: analysis))
             default: break
             }
             if case .createPersona(var creation) = command, creation.shard.isEmpty, let shard = state.route(creation.id) {

@@ -6,6 +6,10 @@ extension StoreState {
     /// WF-020: batch sizes a migration accepts.
     static let batchSizeRange = 1...100_000
 
+    /// WF-004: the id the next migration (persona or memory) and the next plan get.
+    var nextMigrationID: String { "mig-\(migrationCount + 1)" }
+    var nextPlanID: String { "plan-\(planCount + 1)" }
+
     mutating func applyWorkflow(_ step: WorkflowCommand, lsn: LSN, timestamp: Timestamp, into effects: inout Effects) throws(CommandRejection) {
         switch step {
         case .addShard(let id):
@@ -35,7 +39,7 @@ extension StoreState {
 
         case .migrationStarted(let id, let personaID, let source, let target, let batchSize, let reverseOf, let planId):
             // WF-020
-            guard id == "mig-\(migrationCount + 1)" else { throw CommandRejection("the next migration id is mig-\(migrationCount + 1), not \(id)") }
+            guard id == nextMigrationID else { throw CommandRejection("the next migration id is \(nextMigrationID), not \(id)") }
             guard let entry = personas[personaID] else { throw CommandRejection("no persona with id \(personaID)") }
             if let running = entry.migrationID { throw CommandRejection("persona \(personaID) is already being migrated (\(running))") }
             guard entry.shard == source else { throw CommandRejection("persona \(personaID) is on \(entry.shard), not \(source)") }
@@ -123,7 +127,7 @@ extension StoreState {
 
         case .memoryMoved(let id, let memoryID, let source, let target, let row):
             // WF-040, WF-041
-            guard id == "mig-\(migrationCount + 1)" else { throw CommandRejection("the next migration id is mig-\(migrationCount + 1), not \(id)") }
+            guard id == nextMigrationID else { throw CommandRejection("the next migration id is \(nextMigrationID), not \(id)") }
             guard let memory = memories[memoryID] else { throw CommandRejection("no memory with id \(memoryID)") }
             guard let persona = personas[memory.personaID] else { throw CommandRejection("memory \(memoryID) has no persona") }
             if let running = persona.migrationID { throw CommandRejection("persona \(memory.personaID) is being migrated (\(running))") }
@@ -148,7 +152,7 @@ extension StoreState {
 
         case .rebalancePlanned(let planId, let moves, let analysis):
             // WF-053
-            guard planId == "plan-\(planCount + 1)" else { throw CommandRejection("the next plan id is plan-\(planCount + 1), not \(planId)") }
+            guard planId == nextPlanID else { throw CommandRejection("the next plan id is \(nextPlanID), not \(planId)") }
             if let running = plans.values.first(where: \.isUnfinished) { throw CommandRejection("plan \(running.id) is still \(running.phase.rawValue)") }
             guard !moves.isEmpty else { throw CommandRejection("a plan needs at least one move") }
             var seen = Set<String>()

@@ -168,7 +168,7 @@ extension ShardStore {
             if let previous, !previous.isUnfinished { continue }
             let migration: MigrationWorkflow
             if let previous {
-                migration = try await runMigration(previous.id, progress: progress)
+                migration = try await resumeMigration(previous.id, progress: progress)
             } else {
                 guard shardForPersona(move.personaId) == move.source, unfinishedMigration(ofPersona: move.personaId) == nil else { continue }
                 migration = try await migratePersona(move.personaId, to: move.target, planId: planID, progress: progress)
@@ -199,7 +199,7 @@ extension ShardStore {
         }
         for move in plan.moves.reversed() {
             let all = migrations().filter { $0.planId == planID && $0.personaId == move.personaId }
-            if let running = all.first(where: \.isUnfinished) { _ = try await runMigration(running.id, progress: progress) }
+            if let running = all.first(where: \.isUnfinished) { _ = try await resumeMigration(running.id, progress: progress) }
             guard let forward = all.last(where: { $0.reverseOf == nil && $0.phase == .completed }) else { continue }
             if migrations().contains(where: { $0.reverseOf == forward.id && $0.phase == .completed }) { continue }
             guard shardForPersona(move.personaId) == forward.target else {
