@@ -41,6 +41,9 @@ extension CommandLog {
         public var recovery: RecoveryMode = .strict
         /// Create the directory (and an empty log) when it does not exist (LOG-100 R1).
         public var createIfMissing = true
+        /// How long the sync of a unit submitted with `deferSync` may wait for other units
+        /// (LOG-095). Internal: tests lengthen it to observe a held unit.
+        var deferredSyncWindow: Duration = Limits.deferredSyncWindow
         /// Test hook: injects I/O faults into segment writes and syncs.
         var faults: (any FaultInjector)?
 

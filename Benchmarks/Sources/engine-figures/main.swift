@@ -145,7 +145,14 @@ if arguments.contains("--decode-profile") {
 if arguments.contains("--rebuild-profile") {
     // For `perf record`: rebuild all shards a few times and stop.
     let one = arguments.contains("--one")
-    for _ in 0..<5 { try await store.rebuild(shards: one ? [largest.id] : nil) }
+    for _ in 0..<(one ? 15 : 5) {
+        let start = clock.now
+        var before = rusage(); getrusage(Int32(RUSAGE_SELF.rawValue), &before)
+        try await store.rebuild(shards: one ? [largest.id] : nil)
+        var after = rusage(); getrusage(Int32(RUSAGE_SELF.rawValue), &after)
+        func cpu(_ r: rusage) -> Double { Double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + Double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6 }
+        print("rebuild took \(clock.now - start), cpu \(cpu(after) - cpu(before)) s")
+    }
     try await store.close()
     exit(0)
 }

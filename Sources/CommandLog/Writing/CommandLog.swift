@@ -36,6 +36,9 @@ public final class CommandLog: @unchecked Sendable {
     private var closing = false
     private var closed = false
     private var flusherDone = false
+    /// When the held units' sync is due (LOG-095); nil while none is held. Written by the
+    /// flusher under `condition`.
+    private var heldSyncDeadline: ContinuousClock.Instant?
 
     // Flusher-owned.
     private var tail: WriterTail
@@ -43,6 +46,8 @@ public final class CommandLog: @unchecked Sendable {
     private var output: [UInt8] = []
     private var lastSync = ContinuousClock.now
     private var unsyncedLSN = LSN.zero
+    /// Deferred units written but not yet synced, their tickets held (LOG-095).
+    private var held: [PendingUnit] = []
 
     private struct PendingUnit {
         var records: [UInt8]
@@ -50,6 +55,8 @@ public final class CommandLog: @unchecked Sendable {
         var firstLSN: LSN
         /// Completed by the flusher with the outcome.
         var ticket: AppendTicket
+        /// Its sync may wait for other units' (LOG-095).
+        var deferSync: Bool
         var count: Int { recordOffsets.count }
         var range: ClosedRange<LSN> { firstLSN...firstLSN.advanced(by: count - 1) }
     }
@@ -113,7 +120,11 @@ public final class CommandLog: @unchecked Sendable {
     /// Callers that must order their own work by LSN (the engine validates and submits
     /// under one lock) use this; others use `append`. Throws `queueFull` when the
     /// group-commit queue is full (LOG-094): wait with `append`, or retry.
-    public func submit(_ drafts: [CommandDraft]) throws(CommandLogError) -> AppendTicket {
+    ///
+    /// With `deferSync`, the unit's sync may wait up to `Limits.deferredSyncWindow` for
+    /// other units to share it (LOG-095); its ticket still completes only once it is as
+    /// durable as promised. For background work nobody else waits on.
+    public func submit(_ drafts: [CommandDraft], deferSync: Bool = false) throws(CommandLogError) -> AppendTicket {
         // LOG-140: check and encode before queueing; nothing is written for a bad unit.
         if drafts.isEmpty { throw .invalidUnit(reason: "an append needs at least one command") }
         if drafts.count > Limits.unitCommandCountMax {
@@ -145,7 +156,7 @@ public final class CommandLog: @unchecked Sendable {
             }
         }
         let ticket = AppendTicket(range: first...first.advanced(by: drafts.count - 1))
-        pending.append(PendingUnit(records: records, recordOffsets: offsets, firstLSN: first, ticket: ticket))
+        pending.append(PendingUnit(records: records, recordOffsets: offsets, firstLSN: first, ticket: ticket, deferSync: deferSync))
         pendingCommandCount += drafts.count
         condition.signal()
         return ticket
@@ -242,7 +253,11 @@ public final class CommandLog: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty && !closing {
-                if case .interval(let interval) = configuration.durability, unsyncedLSN > syncedLSN {
+                if let deadline = heldSyncDeadline {
+                    let remaining = deadline - ContinuousClock.now
+                    if remaining <= .zero { break }
+                    _ = condition.wait(until: Date().addingTimeInterval(remaining.seconds))
+                } else if case .interval(let interval) = configuration.durability, unsyncedLSN > syncedLSN {
                     let deadline = lastSync + interval
                     let remaining = deadline - ContinuousClock.now
                     if remaining <= .zero { break }
@@ -262,9 +277,12 @@ public final class CommandLog: @unchecked Sendable {
             for waiter in waiters { waiter.resume() }
 
             if let poisoned {
-                for unit in units { unit.ticket.complete(.failure(.poisoned(cause: poisoned.description))) }
+                for unit in held + units { unit.ticket.complete(.failure(.poisoned(cause: poisoned.description))) }
+                held = []
             } else if !units.isEmpty {
                 flush(units)
+            } else if !held.isEmpty {
+                syncHeld()  // LOG-095: the window ended, or the log is closing
             } else if !stop {
                 intervalSyncIfDue()
             }
@@ -286,6 +304,17 @@ public final class CommandLog: @unchecked Sendable {
             var synced = false
             switch configuration.durability {
             case .always:
+                // LOG-095: only deferred units, and their window is open: hold them.
+                let now = ContinuousClock.now
+                if units.allSatisfy(\.deferSync), heldSyncDeadline.map({ now < $0 }) ?? true {
+                    held += units
+                    if heldSyncDeadline == nil {
+                        condition.lock()
+                        heldSyncDeadline = now + configuration.deferredSyncWindow
+                        condition.unlock()
+                    }
+                    return
+                }
                 try tail.file.sync()
                 synced = true
             case .interval(let interval):
@@ -298,10 +327,35 @@ public final class CommandLog: @unchecked Sendable {
             }
             if synced { lastSync = .now }
             unsyncedLSN = last
+            let completed = held + units
+            held = []
             condition.lock()
             writtenLSN = last
             if synced { syncedLSN = last }
             publishedChain = tail.chain
+            heldSyncDeadline = nil
+            condition.unlock()
+            for unit in completed { unit.ticket.complete(.success(unit.range)) }
+        } catch {
+            poison(error, held + units)
+            held = []
+        }
+    }
+
+    /// Syncs the held units (LOG-095) and completes their tickets.
+    private func syncHeld() {
+        let units = held
+        held = []
+        do {
+            try tail.file.sync()
+            lastSync = .now
+            let last = units.last!.range.upperBound
+            unsyncedLSN = last
+            condition.lock()
+            writtenLSN = last
+            syncedLSN = last
+            publishedChain = tail.chain
+            heldSyncDeadline = nil
             condition.unlock()
             for unit in units { unit.ticket.complete(.success(unit.range)) }
         } catch {

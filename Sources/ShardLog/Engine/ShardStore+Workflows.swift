@@ -263,7 +263,10 @@ extension ShardStore {
             for chunk in chunks {
                 let keys = chunk.keys
                 do {
-                    try await submit([(.workflow(.migrationCopied(migrationId: migration.id, rows: chunk.rows, cursor: chunk.cursor)), workflowEnvelope())]) { touches in
+                    try await submit(
+                        [(.workflow(.migrationCopied(migrationId: migration.id, rows: chunk.rows, cursor: chunk.cursor)), workflowEnvelope())],
+                        deferSync: true  // LOG-095: writes to the persona share this step's sync
+                    ) { touches in
                         guard let touched = touches[migration.personaId] else { return true }
                         return !keys.contains { (touched[$0] ?? .zero) > appliedLSN }
                     }
@@ -457,3 +460,4 @@ extension ShardProjection {
         }
     }
 }
+

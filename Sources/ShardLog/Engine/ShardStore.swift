@@ -188,9 +188,13 @@ public final class ShardStore: @unchecked Sendable {
     private func rebuildInPlace(shards: [String], through: LSN, progress: RebuildProgress? = nil) throws {
         var targets: [String: String] = [:]
         for shard in shards { targets[shard] = Self.shardPath(dataDirectory, shard) + ".rebuild" }
+        let start = ContinuousClock.now
         _ = try Rebuilder(reader: log.reader).rebuild(
             targets: targets, catalogPath: nil, through: through, capacityHint: withState { $0 }
         ) { progress?($0.lsn, $0.lastLSN) }
+        Rebuilder.trace("whole, returned", ContinuousClock.now - start)
+        let swapStart = ContinuousClock.now
+        defer { Rebuilder.trace("swap", ContinuousClock.now - swapStart) }
         for shard in shards {
             let path = Self.shardPath(dataDirectory, shard)
             let old = lock.withLock { projections.removeValue(forKey: shard) }
@@ -277,13 +281,17 @@ public final class ShardStore: @unchecked Sendable {
     /// `execute` without the WF-003 check: the workflow drivers' way in. `check` runs under
     /// the store's lock just before the commands are staged, with the rows touched so far
     /// (WF-023); when it returns false nothing is appended and `StaleRead` is thrown.
+    /// `deferSync`: the unit's sync may wait a moment for other writes' (LOG-095) — for a
+    /// migration's copy steps, which only the migration waits on.
     @discardableResult
-    func submit(_ commands: [(Command, Envelope)], check: (([String: [String: LSN]]) -> Bool)? = nil) async throws -> [LSN] {
+    func submit(
+        _ commands: [(Command, Envelope)], deferSync: Bool = false, check: (([String: [String: LSN]]) -> Bool)? = nil
+    ) async throws -> [LSN] {
         guard !commands.isEmpty else { return [] }
         while true {
             let prepared: Prepared
             do {
-                prepared = try prepare(commands, check: check)
+                prepared = try prepare(commands, deferSync: deferSync, check: check)
             } catch CommandLogError.queueFull {
                 await log.waitForQueueSpace()
                 continue
@@ -330,7 +338,9 @@ public final class ShardStore: @unchecked Sendable {
     }
 
     /// Validate → route → submit, under the lock, so LSN order is validation order.
-    private func prepare(_ commands: [(Command, Envelope)], check: (([String: [String: LSN]]) -> Bool)? = nil) throws -> Prepared {
+    private func prepare(
+        _ commands: [(Command, Envelope)], deferSync: Bool = false, check: (([String: [String: LSN]]) -> Bool)? = nil
+    ) throws -> Prepared {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
@@ -353,7 +363,7 @@ public final class ShardStore: @unchecked Sendable {
         if drafts.isEmpty { return .alreadyLogged(results.map { $0! }) }
         let ticket: AppendTicket
         do {
-            ticket = try log.submit(drafts)
+            ticket = try log.submit(drafts, deferSync: deferSync)
         } catch {
             // Checked above: the envelopes, the commands and the queue space; what is left is
             // a closed or failed log, and the state already holds the unit's effects.

@@ -44,8 +44,10 @@ struct Rebuilder {
             try queue.write { db in try db.execute(sql: CatalogProjection.schema) }
             return queue
         }
+        let setupStart = ContinuousClock.now
         var state = StoreState()
         state.reserveCapacity(capacityHint)
+        Self.trace("setup", ContinuousClock.now - setupStart)
         // Skimming pays when some shard is not rebuilt; a catalog rebuild needs every command whole.
         var skims = false
         var shardsSeen = 0
@@ -101,21 +103,12 @@ struct Rebuilder {
         try reader.forEach(from: LSN(1), through: through) { view in
             guard failure == nil else { return }
             do {
-                // ENG-022: a command whose rows go to a shard not being rebuilt is skimmed
-                // (ids only); its effect on the state is the same as the full command's.
-                var command = try Command.decode(view, skippingBulk: skims)
-                var skimmed = skims && command.hasBulkFields
-                if skimmed, state.shards(ofBulky: command).map({ $0.contains(where: targetIDs.contains) }) ?? true {
-                    command = try Command.decode(view)
-                    skimmed = false
-                }
-                let effects = try state.apply(command, lsn: view.lsn, timestamp: view.timestamp, commandID: view.commandID, checks: .state)
-                if skimmed, let shard = effects.shards.first(where: { targetIDs.contains($0.shard) })?.shard {
-                    throw CommandRejection("a skimmed command changes shard \(shard), which is being rebuilt")
-                }
-                if state.shards.count != shardsSeen {
-                    shardsSeen = state.shards.count
-                    skims = catalogQueue == nil && state.shards.contains { !targetIDs.contains($0) }
+                let effects = try state.replay(view, skimming: skims, targets: targetIDs)
+                // `shardStatus` only grows (a removed shard keeps its entry), so its count
+                // says when to look again; `state.shards` would sort on every command.
+                if state.shardStatus.count != shardsSeen {
+                    shardsSeen = state.shardStatus.count
+                    skims = catalogQueue == nil && state.shardStatus.keys.contains { !targetIDs.contains($0) }
                 }
                 for (shard, effect) in effects.shards {
                     if let index = targetIDs.firstIndex(of: shard) { shardBuffers[index].append(effect) }
@@ -189,4 +182,27 @@ struct Rebuilder {
     }
 
     static func syncDirectory(_ path: String) throws { try syncFile(path) }
+}
+
+extension StoreState {
+    /// One command of a rebuild's replay (ENG-021: state rules only). ENG-022: with
+    /// `skimming`, a command whose rows go to none of `targets` is decoded without its bulk
+    /// fields (ids only) — its effect on the state is the same as the full command's; a
+    /// skimmed command that would change a target stops the replay.
+    ///
+    /// A mutating method rather than code in the reader's closure: there, each use of the
+    /// captured state copied the whole struct (a retain per table, per command).
+    mutating func replay(_ view: CommandView, skimming: Bool, targets: [String]) throws -> Effects {
+        var command = try Command.decode(view, skippingBulk: skimming)
+        var skimmed = skimming && command.hasBulkFields
+        if skimmed, shards(ofBulky: command).map({ $0.contains(where: targets.contains) }) ?? true {
+            command = try Command.decode(view)
+            skimmed = false
+        }
+        let effects = try apply(command, lsn: view.lsn, timestamp: view.timestamp, commandID: view.commandID, checks: .state)
+        if skimmed, let shard = effects.shards.first(where: { targets.contains($0.shard) })?.shard {
+            throw CommandRejection("a skimmed command changes shard \(shard), which is being rebuilt")
+        }
+        return effects
+    }
 }
