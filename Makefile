@@ -1,10 +1,10 @@
-# ShardLog — the two commands a newcomer needs are `make test` and (later) `make demo`.
+# ShardLog — the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 # liblz4-dev and libsqlite3-dev are what the package links; lz4 (the command-line
 # tool) is used by a test and by the benchmarks to check that payloads are standard LZ4.
 DEB_PACKAGES := liblz4-dev libsqlite3-dev lz4
 
-.PHONY: deps build test test-long bench bench-quick clean
+.PHONY: deps build demo test test-long bench bench-quick clean
 
 deps:
 	@missing=""; \
@@ -23,6 +23,12 @@ build: deps
 
 test: deps
 	$(SWIFT) test
+
+# The guided tour (`shardlog demo`) on a new data directory, built in release mode.
+# DEMO_ARGS passes options through, e.g. DEMO_ARGS="--personas 20 --data-dir /tmp/tour".
+demo: deps
+	$(SWIFT) build -c release --product shardlog
+	.build/release/shardlog demo $(DEMO_ARGS)
 
 # More seeds and crash rounds than CI runs; use before resolving an issue.
 test-long: deps

@@ -54,7 +54,7 @@ public enum CommandLogError: Error, Hashable, Sendable, CustomStringConvertible 
         case .notFound(let path):
             return "no command log at \(path): check the path, or create a store first"
         case .locked(let path, let holder):
-            return "the log at \(path) is locked by another writer (\(holder)); stop it or open read-only"
+            return "the log at \(path) is locked by another writer (\(holder)); stop it, or read it with a LogReader, which needs no lock"
         case .corruption(let position, let reason):
             return "corruption at \(position): \(reason); run `shardlog verify` for a report, or reopen with salvage mode to keep the valid prefix"
         case .unsupported(let position, let reason):

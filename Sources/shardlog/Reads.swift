@@ -5,7 +5,9 @@ import ShardLog
 
 struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "persona", abstract: "Read personas.", subcommands: [Get.self, List.self])
+        commandName: "persona", abstract: "Read personas.",
+        discussion: "Examples:\n  shardlog persona list --data-dir ./shardlog-data\n  shardlog persona get p1 --data-dir ./shardlog-data --json",
+        subcommands: [Get.self, List.self])
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -92,7 +94,9 @@ struct MemoriesCommand: AsyncParsableCommand {
 }
 
 struct ConversationCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "conversation", abstract: "Read conversations.", subcommands: [Get.self])
+    static let configuration = CommandConfiguration(
+        commandName: "conversation", abstract: "Read conversations.",
+        discussion: "Example:\n  shardlog conversation get c1 --data-dir ./shardlog-data", subcommands: [Get.self])
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -15,6 +15,7 @@ struct ShardLogCommand: AsyncParsableCommand {
               shardlog persona list --data-dir ./shardlog-data
               shardlog migrate persona p1 --to shard_02 --data-dir ./shardlog-data
               shardlog verify --data-dir ./shardlog-data
+              shardlog demo
 
             Exit codes: 0 success, 1 failure, 2 invalid input or usage (nothing written),
             3 the log is not sound (verify).
@@ -24,7 +25,7 @@ struct ShardLogCommand: AsyncParsableCommand {
             DumpCommand.self, LogCommand.self, ShardsCommand.self, RebuildCommand.self, DigestCommand.self,
             ImportCommand.self, ExportCommand.self,
             ShardCommand.self, MigrateCommand.self, MigrationCommand.self, RebalanceCommand.self,
-            VerifyCommand.self,
+            VerifyCommand.self, DemoCommand.self,
         ]
     )
 
@@ -109,12 +110,17 @@ func fail(_ message: String, code: Int32) -> ExitCode {
 /// Maps an error to its one-line message and exit code (never a stack trace).
 func exitFor(_ error: any Error) -> ExitCode {
     if let exit = error as? ExitCode { return exit }
+    if case .log(let logError)? = error as? ShardLogError { return exitFor(logError) }
     switch error {
     case let error as ShardLogError:
         switch error {
         case .invalidCommand, .invalidConfiguration, .notFound, .notAStore: return fail(error.description, code: ExitStatus.invalidInput)
         default: return fail(error.description, code: ExitStatus.failure)
         }
+    case CommandLogError.locked(_, let holder):
+        return fail(
+            "the store is open in another process (\(holder)); wait for it to finish or stop it — meanwhile `shardlog log` and `shardlog verify` can read its log",
+            code: ExitStatus.failure)
     case let error as CommandLogError:
         return fail(error.description, code: ExitStatus.failure)
     default:

@@ -1,4 +1,5 @@
 import CommandLog
+import GRDB
 
 /// Every way an engine call can fail. Cases are values you can match; the message
 /// says what was wrong and what to do.
@@ -20,6 +21,9 @@ public enum ShardLogError: Error, Hashable, Sendable, CustomStringConvertible {
     case log(CommandLogError)
     /// An error of SQLite.
     case database(String)
+    /// A projection could not be written because the disk holding `path` is full. What the
+    /// log acknowledged is kept; the projections catch up from it on the next open.
+    case diskFull(path: String)
     /// The store was closed, or refuses writes after a failure (reopen it).
     case unavailable(String)
 
@@ -34,7 +38,20 @@ public enum ShardLogError: Error, Hashable, Sendable, CustomStringConvertible {
         case .projectionDamaged(let shard, let reason): return "projection \(shard) is damaged: \(reason); run `shardlog rebuild --shard \(shard)`"
         case .log(let error): return error.description
         case .database(let message): return "SQLite: \(message)"
+        case .diskFull(let path):
+            return "the disk holding \(path) is full: free space, then run the command again (what the log holds is kept; the shards catch up from it when the store is next opened)"
         case .unavailable(let reason): return "the store is unavailable: \(reason)"
         }
+    }
+}
+
+extension ShardLogError {
+    /// `error` as a `ShardLogError`: SQLite's "database or disk is full" becomes `diskFull`
+    /// (of `directory`), any other SQLite error `database`.
+    static func from(_ error: any Error, directory: String) -> ShardLogError {
+        if let error = error as? ShardLogError { return error }
+        if let error = error as? DatabaseError, error.resultCode == .SQLITE_FULL { return .diskFull(path: directory) }
+        if case .diskFull(let path)? = error as? CommandLogError { return .diskFull(path: path) }
+        return .database(String(describing: error))
     }
 }

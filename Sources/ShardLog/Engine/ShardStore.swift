@@ -559,10 +559,8 @@ public final class ShardStore: @unchecked Sendable {
                 try projection.close()
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: projection.path + suffix) }
             }
-        } catch let error as ShardLogError {
-            throw error
         } catch {
-            throw ShardLogError.database(String(describing: error))
+            throw ShardLogError.from(error, directory: dataDirectory)
         }
     }
 
