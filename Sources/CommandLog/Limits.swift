@@ -44,7 +44,7 @@ public enum Limits {
     public static let pendingCommandCountMax = 131_072
     /// How long the sync of a unit submitted with `deferSync` may wait for other units to
     /// share it (LOG-095).
-    public static let deferredSyncWindow = Duration.milliseconds(1)
+    public static let deferredSyncWindow = Duration.milliseconds(3)
 
     /// The read buffer of a sequential reader (LOG-122).
     public static let readBufferSize = 1024 * 1024

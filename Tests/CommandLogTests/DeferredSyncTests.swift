@@ -57,18 +57,35 @@ final class SyncCounter: FaultInjector, @unchecked Sendable {
         #expect(try LogReader(directory: dir.logPath).commands().map(\.draft) == (0..<4).map { simpleDraft($0) })
     }
 
-    /// Alone, a deferred unit is synced when its window ends.
-    @Test func aLoneDeferredUnitIsSyncedWhenTheWindowEnds() async throws {
+    /// With ordinary appenders active, a held unit is synced when its window ends even if
+    /// none comes along in it.
+    @Test func aHeldUnitIsSyncedWhenTheWindowEnds() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let syncs = SyncCounter()
         let log = try open(dir, window: .milliseconds(20), syncs)
+        _ = try await log.append(simpleDraft(0))
+        let range = try await log.submit([simpleDraft(1)], deferSync: true).wait()
+        #expect(range == LSN(2)...LSN(2))
+        #expect(log.durableLSN >= range.upperBound, "acknowledged means synced in durability always")
+        try log.close()
+        #expect(try LogReader(directory: dir.logPath).commands().count == 2)
+    }
+
+    /// With no ordinary appender around (none synced in the last four windows), nobody would
+    /// share the sync: a deferred unit is synced at once, never held.
+    @Test func aDeferredUnitWithNoOneToShareIsSyncedAtOnce() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let syncs = SyncCounter()
+        let log = try open(dir, window: .seconds(30), syncs)
         for i in 0..<10 {
             let range = try await log.submit([simpleDraft(i)], deferSync: true).wait()
             #expect(range == LSN(UInt64(i + 1))...LSN(UInt64(i + 1)))
-            #expect(log.durableLSN >= range.upperBound, "acknowledged means synced in durability always")
+            #expect(log.durableLSN >= range.upperBound)
         }
-        #expect(syncs.syncs >= 10)
+        #expect(log.unitsHeldSoFar == 0, "no unit waited for its window")
+        #expect(syncs.syncs >= 10, "one sync each")
         try log.close()
         #expect(try LogReader(directory: dir.logPath).commands().count == 10)
     }
@@ -78,12 +95,14 @@ final class SyncCounter: FaultInjector, @unchecked Sendable {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let log = try open(dir, window: .seconds(30), SyncCounter())
+        _ = try await log.append(simpleDraft(6))  // an ordinary appender is active
         let held = try log.submit([simpleDraft(7)], deferSync: true)
         try await Task.sleep(for: .milliseconds(50))
+        #expect(log.lastLSN == LSN(1), "held")
         try log.close()
-        #expect(try await held.wait() == LSN(1)...LSN(1))
+        #expect(try await held.wait() == LSN(2)...LSN(2))
         let reopened = try CommandLog.open(directory: dir.logPath)
-        #expect(reopened.lastLSN == LSN(1))
+        #expect(reopened.lastLSN == LSN(2))
         #expect(reopened.recoveryReport.wasCleanlyClosed)
         try reopened.close()
     }
@@ -94,12 +113,14 @@ final class SyncCounter: FaultInjector, @unchecked Sendable {
         defer { dir.remove() }
         let syncs = SyncCounter()
         let log = try open(dir, window: .seconds(30), syncs)
+        _ = try await log.append(simpleDraft(0))
         let held = try log.submit([simpleDraft(1)], deferSync: true)
         try await Task.sleep(for: .milliseconds(50))
+        #expect(log.lastLSN == LSN(1), "held")
         syncs.failNextSync()
         await #expect(throws: CommandLogError.self) { _ = try await log.append(simpleDraft(2)) }
         await #expect(throws: CommandLogError.self) { _ = try await held.wait() }
-        #expect(log.durableLSN == .zero)
+        #expect(log.durableLSN == LSN(1))
         try log.close()
     }
 

@@ -39,6 +39,13 @@ public final class CommandLog: @unchecked Sendable {
     /// When the held units' sync is due (LOG-095); nil while none is held. Written by the
     /// flusher under `condition`.
     private var heldSyncDeadline: ContinuousClock.Instant?
+    /// Units held for a later sync so far (LOG-095); for tests.
+    private var heldUnitTotal = 0
+    var unitsHeldSoFar: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return heldUnitTotal
+    }
 
     // Flusher-owned.
     private var tail: WriterTail
@@ -48,6 +55,8 @@ public final class CommandLog: @unchecked Sendable {
     private var unsyncedLSN = LSN.zero
     /// Deferred units written but not yet synced, their tickets held (LOG-095).
     private var held: [PendingUnit] = []
+    /// When a flush with a unit that is not deferred last synced (LOG-095).
+    private var lastOrdinarySync = ContinuousClock.Instant.now - .seconds(3600)
 
     private struct PendingUnit {
         var records: [UInt8]
@@ -304,19 +313,22 @@ public final class CommandLog: @unchecked Sendable {
             var synced = false
             switch configuration.durability {
             case .always:
-                // LOG-095: only deferred units, and their window is open: hold them.
+                // LOG-095: only deferred units, and their window is open: hold them — but
+                // only while other appenders are active (one synced within the last four
+                // windows); with no one to share the sync, holding would only delay it.
                 let now = ContinuousClock.now
-                if units.allSatisfy(\.deferSync), heldSyncDeadline.map({ now < $0 }) ?? true {
+                let window = configuration.deferredSyncWindow
+                if units.allSatisfy(\.deferSync), heldSyncDeadline.map({ now < $0 }) ?? (now - lastOrdinarySync < window * 4) {
                     held += units
-                    if heldSyncDeadline == nil {
-                        condition.lock()
-                        heldSyncDeadline = now + configuration.deferredSyncWindow
-                        condition.unlock()
-                    }
+                    condition.lock()
+                    if heldSyncDeadline == nil { heldSyncDeadline = now + window }
+                    heldUnitTotal += units.count
+                    condition.unlock()
                     return
                 }
                 try tail.file.sync()
                 synced = true
+                if !units.allSatisfy(\.deferSync) { lastOrdinarySync = .now }
             case .interval(let interval):
                 if ContinuousClock.now - lastSync >= interval {
                     try tail.file.sync()

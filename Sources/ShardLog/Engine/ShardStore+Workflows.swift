@@ -44,7 +44,7 @@ public struct ShardAddition: Hashable, Sendable {
 extension ShardStore {
     /// A copy step's payload budget: a batch is appended as commands of about this much, each
     /// its own unit (WF-022), so a writer's command never waits behind a large append or apply.
-    static let copyChunkBytes = 16 * 1024
+    static let copyChunkBytes = 8 * 1024
     /// WF-023: batches in a row that copy nothing before the driver holds the persona's writes.
     static let copyAttemptsBeforeHold = 3
 
