@@ -68,12 +68,7 @@ let largest = statistics.max { $0.memories < $1.memories }!
 // 2. SQLite's own bulk insert of the same rows: read them from the shards, then time the insert.
 var rows: [[DatabaseValue]] = []
 var tableOf: [String] = []
-let tables = [
-    ("personas", "id, name, description, personality, memory_configuration, privacy_settings, is_active, created_at, updated_at"),
-    ("memories", "id, persona_id, type, name, content, summary, tags, importance, tier, embedding, embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at"),
-    ("conversations", "id, persona_id, title, message_count, created_at, updated_at"),
-    ("messages", "conversation_id, sequence, role, content, created_at"),
-]
+let tables = SQLiteBaseline.tables
 func readRows(shards: [String]) throws -> [(String, [DatabaseValue])] {
     var all: [(String, [DatabaseValue])] = []
     for shard in shards {
@@ -89,43 +84,9 @@ func readRows(shards: [String]) throws -> [(String, [DatabaseValue])] {
     }
     return all
 }
-let schemaSQL = """
-    CREATE TABLE personas (id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, personality TEXT NOT NULL, memory_configuration TEXT NOT NULL, privacy_settings TEXT NOT NULL, is_active INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE TABLE memories (id TEXT PRIMARY KEY, persona_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, content TEXT NOT NULL, summary TEXT, tags TEXT NOT NULL, importance INTEGER NOT NULL, tier TEXT NOT NULL, embedding BLOB, embedding_model TEXT, access_count INTEGER NOT NULL, last_accessed_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted_at INTEGER);
-    CREATE TABLE conversations (id TEXT PRIMARY KEY, persona_id TEXT NOT NULL, title TEXT NOT NULL, message_count INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE TABLE messages (conversation_id TEXT NOT NULL, sequence INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (conversation_id, sequence)) WITHOUT ROWID;
-    """
-let indexSQL = """
-    CREATE INDEX memories_by_persona ON memories (persona_id, deleted_at, importance DESC, created_at);
-    CREATE INDEX memories_by_tier ON memories (tier, deleted_at);
-    CREATE INDEX conversations_by_persona ON conversations (persona_id, updated_at);
-    """
-/// Bulk-loads `rows` into a new file the way SQLite is fastest: returns rows/s.
+/// SQLite's own bulk insert of the same rows (BenchmarkSupport): rows/s.
 func bulkInsert(_ rows: [(String, [DatabaseValue])], path: String) throws -> Double {
-    try? FileManager.default.removeItem(atPath: path)
-    var config = Configuration()
-    config.prepareDatabase { db in
-        try db.execute(sql: "PRAGMA journal_mode = OFF")
-        try db.execute(sql: "PRAGMA synchronous = OFF")
-        try db.execute(sql: "PRAGMA cache_size = -65536")
-    }
-    let queue = try DatabaseQueue(path: path, configuration: config)
-    let start = clock.now
-    try queue.write { db in
-        try db.execute(sql: schemaSQL)
-        var statements: [String: Statement] = [:]
-        for (table, columns) in tables {
-            let marks = Array(repeating: "?", count: columns.split(separator: ",").count).joined(separator: ", ")
-            statements[table] = try db.makeStatement(sql: "INSERT INTO \(table) (\(columns)) VALUES (\(marks))")
-        }
-        for (table, values) in rows { try statements[table]!.execute(arguments: StatementArguments(values)) }
-        try db.execute(sql: indexSQL)
-    }
-    try queue.close()
-    let fd = open(path, O_RDONLY)
-    fsync(fd)
-    close(fd)
-    return Double(rows.count) / seconds(clock.now - start)
+    try SQLiteBaseline.bulkLoad(rows, path: path)
 }
 
 do {
