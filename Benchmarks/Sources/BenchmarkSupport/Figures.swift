@@ -41,6 +41,9 @@ public final class Figures: @unchecked Sendable {
 
 public func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
+/// The middle of the values (the upper middle of an even count): the figure of several runs.
+public func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
 /// The value at fraction `p` of the sorted values (0 when there are none).
 public func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()

@@ -25,7 +25,6 @@ try FileManager.default.createDirectory(atPath: work, withIntermediateDirectorie
 defer { try? FileManager.default.removeItem(atPath: work) }
 
 let figures = Figures(nameWidth: 52, valueFormat: "%12.0f")
-func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 /// Reports the median of `samples` with its spread, against a baseline's median.
 func report(_ name: String, _ samples: [Double], _ unit: String, baseline: [Double]? = nil, baselineName: String? = nil, goal: String? = nil) {
     figures.report(

@@ -134,7 +134,6 @@ for _ in 0..<(quick ? 1 : 5) {
     try await store.rebuild(shards: [largest.id])
     rebuildOne.append(Double(oneShardRows.count) / seconds(clock.now - start))
 }
-func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 report("SQLite bulk insert, all \(allRows.count) rows, one file", median(bulkAll), "rows/s", extra: ["samples": bulkAll])
 report("SQLite bulk insert, \(oneShardRows.count) rows of \(largest.id)", median(bulkOne), "rows/s", extra: ["samples": bulkOne])
 report("rebuild of one shard (\(largest.id)) from the log", median(rebuildOne), "rows/s", baseline: median(bulkOne), baselineName: "bulk insert", goal: "≥ 0.8", extra: ["samples": rebuildOne])

@@ -64,11 +64,6 @@ try? FileManager.default.removeItem(atPath: work)
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: work) }
 
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted[sorted.count / 2]
-}
-
 nonisolated(unsafe) var results: [[String: Any]] = []
 func record(_ name: String, _ value: Double, unit: String, baseline: Double? = nil, baselineName: String? = nil, goal: Double? = nil, samples: [Double] = []) {
     var entry: [String: Any] = ["name": name, "value": value, "unit": unit, "samples": samples]

@@ -134,7 +134,6 @@ for round in 0..<rounds {
     print(String(format: "  round %d: %@ → %@, %.2f s, p99 %.3f ms without, %.3f ms during (%.2f×)",
                  round + 1, source, target, migrationSeconds.last!, p99Without.last!, p99During.last!, ratios.last!))
 }
-func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 report("hot migration of \(rowsCopied) rows (batches of 1,000), median of \(rounds)", median(migrationSeconds), "s",
        extra: ["samples": migrationSeconds, "rowsPerSecond": Double(rowsCopied) / median(migrationSeconds)])
 report("  writes to that persona during the migrations", Double(writesDuring), "writes")
