@@ -51,8 +51,7 @@ struct DemoCommand: AsyncParsableCommand {
         try await readMemories(of: persona, in: store, costs)
         let migration = try await migrate(persona, in: store, costs)
         try await addShardAndRebalance(store, costs)
-        try await store.close()
-        try await recoveryDrill(directory, shard: "shard_01", costs)
+        try await recoveryDrill(closing: store, directory, shard: "shard_01", costs)
         try await verify(directory, costs)
         heading(9, "What each step cost")
         let width = costs.steps.map(\.step.count).max() ?? 0
@@ -126,22 +125,21 @@ struct DemoCommand: AsyncParsableCommand {
         }
         print("   \(migrationLine(migration))")
         print("   its steps, read back from the log (consecutive copy steps on one line):")
-        var copies: (first: LSN, last: LSN, steps: Int, rows: Int)?
+        var copies: (first: Int, last: Int, steps: Int, rows: Int)?
         func printCopies() {
             guard let c = copies else { return }
             print("     LSN \(c.first)…\(c.last)\tmigrationCopied × \(c.steps) (\(counted(c.rows, "row")))")
             copies = nil
         }
-        try store.forEachLoggedCommand(from: migration.startedLSN) { entry in
-            guard case .workflow(let step) = entry.command, step.migrationId == migration.id else { return }
-            let fields = CommandJSON.fields(entry.command)
-            if case .migrationCopied = step {
-                let rows = fields["rows"] as? Int ?? 0
-                copies = copies.map { ($0.first, entry.lsn, $0.steps + 1, $0.rows + rows) } ?? (entry.lsn, entry.lsn, 1, rows)
-                return
+        for step in try loggedSteps(of: migration, in: store) {
+            let lsn = step["lsn"] as! Int
+            if step["op"] as? String == "migrationCopied" {
+                let rows = step["rows"] as? Int ?? 0
+                copies = copies.map { ($0.first, lsn, $0.steps + 1, $0.rows + rows) } ?? (lsn, lsn, 1, rows)
+                continue
             }
             printCopies()
-            print("     LSN \(entry.lsn)\t\(fields["op"]!)")
+            print("     LSN \(lsn)\t\(step["op"]!)")
         }
         printCopies()
         return migration
@@ -170,9 +168,11 @@ struct DemoCommand: AsyncParsableCommand {
         try printDistribution(store)
     }
 
-    func recoveryDrill(_ directory: String, shard: String, _ costs: StepCosts) async throws {
+    /// Takes `shard`'s digest, closes `store`, deletes the shard's file and reopens.
+    func recoveryDrill(closing store: ShardStore, _ directory: String, shard: String, _ costs: StepCosts) async throws {
         heading(7, "Recovery drill: delete \(shard)'s database file and rebuild it from the log")
-        let digestBefore = try await digest(of: shard, in: directory)
+        let digestBefore = try store.digests()[shard]!
+        try await store.close()
         let path = directory + "/shards/\(shard).sqlite"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         print("   deleted \(path)")
@@ -185,13 +185,6 @@ struct DemoCommand: AsyncParsableCommand {
             throw fail("the rebuilt \(shard) differs from the one deleted", code: ExitStatus.failure)
         }
         print("   equal: the rebuilt shard holds exactly the rows it held")
-    }
-
-    func digest(of shard: String, in directory: String) async throws -> String {
-        let store = try await ShardStore.open(at: directory)
-        let digest = try store.digests()[shard]!
-        try await store.close()
-        return digest
     }
 
     func verify(_ directory: String, _ costs: StepCosts) async throws {

@@ -28,6 +28,20 @@ final class WorkflowProgressLine: @unchecked Sendable {
     }
 }
 
+/// A migration's steps as the log has them, in order: each command's fields (`op`, and
+/// `rows` for a copy step) with its `lsn` and `time`.
+func loggedSteps(of m: MigrationWorkflow, in store: ShardStore) throws -> [[String: Any]] {
+    var steps: [[String: Any]] = []
+    try store.forEachLoggedCommand(from: m.startedLSN) { entry in
+        guard case .workflow(let step) = entry.command, step.migrationId == m.id else { return }
+        var o = CommandJSON.fields(entry.command)
+        o["lsn"] = Int(entry.lsn.rawValue)
+        o["time"] = ISO8601.format(entry.timestamp)
+        steps.append(o)
+    }
+    return steps
+}
+
 /// "1 row", "2 rows".
 func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
@@ -227,14 +241,7 @@ struct MigrationCommand: AsyncParsableCommand {
         func run() async throws {
             try await withStore(store, recovery: .leave) { store in
                 guard let m = store.migration(id: id) else { throw ShardLogError.notFound(kind: "migration", id: id) }
-                var steps: [[String: Any]] = []
-                try store.forEachLoggedCommand(from: m.startedLSN) { entry in
-                    guard case .workflow(let step) = entry.command, step.migrationId == id else { return }
-                    var o = CommandJSON.fields(entry.command)
-                    o["lsn"] = Int(entry.lsn.rawValue)
-                    o["time"] = ISO8601.format(entry.timestamp)
-                    steps.append(o)
-                }
+                let steps = try loggedSteps(of: m, in: store)
                 if self.store.json {
                     var o = migrationObject(m)
                     o["steps"] = steps

@@ -7,8 +7,16 @@ import Testing
 
 /// Runs the built `shardlog` executable.
 func runShardLog(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runProcess(productsDirectory.appendingPathComponent("shardlog"), arguments, input: input, environment: environment)
+}
+
+/// Runs `executable` with `arguments` (and `input` on standard input, the process's
+/// environment with `environment` over it); returns its status and what it printed.
+func runProcess(
+    _ executable: URL, _ arguments: [String], input: String? = nil, environment: [String: String] = [:]
+) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("shardlog")
+    process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }

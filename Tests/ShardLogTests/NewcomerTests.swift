@@ -88,14 +88,7 @@ import Testing
     }
 
     func run(_ tool: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
+        (try? runProcess(URL(fileURLWithPath: tool), arguments).status) ?? -1
     }
 
     /// `shardlog --help` and every subcommand's help, found by walking the SUBCOMMANDS

@@ -64,21 +64,9 @@ import Testing
         let commands = Self.readme.split(separator: "\n").filter { $0.hasPrefix("$ ") }.map { String($0.dropFirst(2)) }
         #expect(commands.count >= 8)
         let script = "set -e\ncd '\(dir.path)'\n" + commands.joined(separator: "\n") + "\n"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PATH"] = productsDirectory.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        let path = productsDirectory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let (status, stdout, stderr) = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", script], environment: ["PATH": path])
+        #expect(status == 0, "\(stderr)")
         // The outputs the README quotes.
         #expect(stdout.contains("applied 2 commands, LSN 2…3\n"))
         #expect(stdout.contains("ada\tAda\tshard_03\tactive\n"))

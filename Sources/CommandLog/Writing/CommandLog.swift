@@ -337,17 +337,9 @@ public final class CommandLog: @unchecked Sendable {
             case .none:
                 break
             }
-            if synced { lastSync = .now }
-            unsyncedLSN = last
             let completed = held + units
             held = []
-            condition.lock()
-            writtenLSN = last
-            if synced { syncedLSN = last }
-            publishedChain = tail.chain
-            heldSyncDeadline = nil
-            condition.unlock()
-            for unit in completed { unit.ticket.complete(.success(unit.range)) }
+            publish(through: last, synced: synced, completing: completed)
         } catch {
             poison(error, held + units)
             held = []
@@ -360,19 +352,24 @@ public final class CommandLog: @unchecked Sendable {
         held = []
         do {
             try tail.file.sync()
-            lastSync = .now
-            let last = units.last!.range.upperBound
-            unsyncedLSN = last
-            condition.lock()
-            writtenLSN = last
-            syncedLSN = last
-            publishedChain = tail.chain
-            heldSyncDeadline = nil
-            condition.unlock()
-            for unit in units { unit.ticket.complete(.success(unit.range)) }
+            publish(through: units.last!.range.upperBound, synced: true, completing: units)
         } catch {
             poison(error, units)
         }
+    }
+
+    /// Makes what was written through `last` visible to readers (and durable, when `synced`),
+    /// ends any hold (LOG-095), and completes the tickets of `units`.
+    private func publish(through last: LSN, synced: Bool, completing units: [PendingUnit]) {
+        if synced { lastSync = .now }
+        unsyncedLSN = last
+        condition.lock()
+        writtenLSN = last
+        if synced { syncedLSN = last }
+        publishedChain = tail.chain
+        heldSyncDeadline = nil
+        condition.unlock()
+        for unit in units { unit.ticket.complete(.success(unit.range)) }
     }
 
     private func intervalSyncIfDue() {

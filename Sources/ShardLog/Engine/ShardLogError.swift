@@ -51,7 +51,6 @@ extension ShardLogError {
     static func from(_ error: any Error, directory: String) -> ShardLogError {
         if let error = error as? ShardLogError { return error }
         if let error = error as? DatabaseError, error.resultCode == .SQLITE_FULL { return .diskFull(path: directory) }
-        if case .diskFull(let path)? = error as? CommandLogError { return .diskFull(path: path) }
         return .database(String(describing: error))
     }
 }

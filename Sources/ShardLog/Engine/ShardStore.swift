@@ -188,11 +188,9 @@ public final class ShardStore: @unchecked Sendable {
     private func rebuildInPlace(shards: [String], through: LSN, progress: RebuildProgress? = nil) throws {
         var targets: [String: String] = [:]
         for shard in shards { targets[shard] = Self.shardPath(dataDirectory, shard) + ".rebuild" }
-        let start = ContinuousClock.now
         _ = try Rebuilder(reader: log.reader).rebuild(
             targets: targets, catalogPath: nil, through: through, capacityHint: withState { $0 }
         ) { progress?($0.lsn, $0.lastLSN) }
-        Rebuilder.trace("whole, returned", ContinuousClock.now - start)
         let swapStart = ContinuousClock.now
         defer { Rebuilder.trace("swap", ContinuousClock.now - swapStart) }
         for shard in shards {

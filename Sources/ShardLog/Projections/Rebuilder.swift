@@ -44,10 +44,8 @@ struct Rebuilder {
             try queue.write { db in try db.execute(sql: CatalogProjection.schema) }
             return queue
         }
-        let setupStart = ContinuousClock.now
         var state = StoreState()
         state.reserveCapacity(capacityHint)
-        Self.trace("setup", ContinuousClock.now - setupStart)
         // Skimming pays when some shard is not rebuilt; a catalog rebuild needs every command whole.
         var skims = false
         var shardsSeen = 0
