@@ -100,6 +100,7 @@ do {
 
 if arguments.contains("--decode-profile") {
     for _ in 0..<20 { try store.forEachLoggedCommand { _ in } }
+    try? FileManager.default.removeItem(atPath: work)  // exit skips the defer
     exit(0)
 }
 
@@ -115,6 +116,7 @@ if arguments.contains("--rebuild-profile") {
         print("rebuild took \(clock.now - start), cpu \(cpu(after) - cpu(before)) s")
     }
     try await store.close()
+    try? FileManager.default.removeItem(atPath: work)
     exit(0)
 }
 

@@ -99,10 +99,12 @@ public struct LogReader: Sendable {
         producer.enter()
         let thread = Thread {
             do {
-                summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll) { header, position, raw in
+                summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll) { header, position, scanner in
+                    // Decompressed straight into a buffer the queue hands over: no copy.
                     var bytes = prefetcher.recycledBuffer()
-                    bytes.append(contentsOf: raw)
-                    try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: bytes))
+                    if let problem = scanner.rawPayload(header, into: &bytes) { return problem }
+                    try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: bytes, count: header.rawSize))
+                    return nil
                 }
                 prefetcher.finish(nil)
             } catch {
@@ -117,8 +119,9 @@ public struct LogReader: Sendable {
             producer.wait()
         }
         while var frame = try prefetcher.take() {
-            let problem = try frame.raw.withUnsafeBytes { raw in
-                try CommandView.forEach(in: raw, count: frame.header.count, firstLSN: frame.header.firstLSN) { view in
+            let problem = try frame.raw.withUnsafeBytes { buffer in
+                let raw = UnsafeRawBufferPointer(rebasing: buffer[0..<frame.count])
+                return try CommandView.forEach(in: raw, count: frame.header.count, firstLSN: frame.header.firstLSN) { view in
                     let lsn = view.lsn
                     if lsn >= from, through.map({ lsn <= $0 }) ?? true { try body(view) }
                 }
@@ -131,11 +134,12 @@ public struct LogReader: Sendable {
     }
 
     /// Walks the segments frame by frame, checking each (LOG-021, LOG-051), and calls
-    /// `frameBody` with the raw payload of each frame that holds a wanted LSN (every frame
-    /// with `decodeAll`). Records are checked by whoever decodes the payload.
+    /// `frameBody` for each frame that holds a wanted LSN (every frame with `decodeAll`),
+    /// which takes its raw payload from the scanner and returns why that failed, if it did.
+    /// Records are checked by whoever decodes the payload.
     private func traverseFrames(
         from: LSN, through: LSN?, decodeAll: Bool,
-        _ frameBody: (FrameHeader, LogPosition, UnsafeRawBufferPointer) throws -> Void
+        _ frameBody: (FrameHeader, LogPosition, SegmentScanner) throws -> String?
     ) throws -> LogSummary {
         var summary = LogSummary()
         let segments = try SegmentName.list(in: directory)
@@ -194,10 +198,7 @@ public struct LogReader: Sendable {
                     let wanted = header.lastLSN >= from && (through.map { header.firstLSN <= $0 } ?? true)
                     if wanted || decodeAll {
                         let position = LogPosition(segment: name, offset: offset, lsn: header.firstLSN)
-                        let problem = try scanner.withRawPayload(header) { raw in
-                            try frameBody(header, position, raw)
-                            return nil
-                        }
+                        let problem = try frameBody(header, position, scanner)
                         if let problem { throw CommandLogError.corruption(position, reason: problem) }
                         summary.commandCount += header.count
                     }
@@ -243,7 +244,9 @@ final class Prefetcher: @unchecked Sendable {
     struct Frame {
         var header: FrameHeader
         var position: LogPosition
+        /// The payload is `raw[0..<count]` (a reused buffer may be longer).
         var raw: [UInt8]
+        var count: Int
     }
     private struct Cancelled: Error {}
 
@@ -266,14 +269,14 @@ final class Prefetcher: @unchecked Sendable {
     func put(_ frame: Frame) throws {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled && bytes > 0 && bytes + frame.raw.count > Self.byteCapacity {
+        while !cancelled && bytes > 0 && bytes + frame.count > Self.byteCapacity {
             producerWaiting = true
             condition.wait()
         }
         producerWaiting = false
         if cancelled { throw Cancelled() }
         frames.append(frame)
-        bytes += frame.raw.count
+        bytes += frame.count
         if consumerWaiting && bytes >= Self.wakeBytes { condition.broadcast() }
     }
 
@@ -299,7 +302,7 @@ final class Prefetcher: @unchecked Sendable {
             let frame = frames[head]
             frames[head].raw = []  // the queue's copy would keep the bytes alive
             head += 1
-            bytes -= frame.raw.count
+            bytes -= frame.count
             if head == frames.count {
                 frames.removeAll(keepingCapacity: true)
                 head = 0
@@ -316,16 +319,16 @@ final class Prefetcher: @unchecked Sendable {
     private var spare: [[UInt8]] = []
     private static let spareCountMax = 8
 
-    /// An empty buffer, with the capacity of an earlier frame when one was given back.
+    /// A buffer to decompress into: an earlier frame's when one was given back.
     func recycledBuffer() -> [UInt8] {
         condition.lock()
         defer { condition.unlock() }
         return spare.popLast() ?? []
     }
 
-    /// Gives a consumed frame's buffer back for a later frame.
+    /// Gives a consumed frame's buffer back for a later frame (its bytes stay: the next
+    /// frame overwrites them rather than zeroing them first).
     func recycle(_ buffer: inout [UInt8]) {
-        buffer.removeAll(keepingCapacity: true)  // the only reference: no copy
         condition.lock()
         defer { condition.unlock() }
         if spare.count < Self.spareCountMax { spare.append(buffer) }

@@ -103,16 +103,28 @@ final class SegmentScanner {
     /// not decompress to the header's raw size.
     func withRawPayload(_ header: FrameHeader, _ body: (UnsafeRawBufferPointer) throws -> String?) rethrows -> String? {
         guard header.flags.contains(.lz4) else { return try withPayload(body) }
-        if raw.count < header.rawSize { raw = [UInt8](repeating: 0, count: header.rawSize) }
-        let problem: String? = buffer.withUnsafeBytes { source in
-            raw.withUnsafeMutableBytes { destination in
-                lz4.decompress(
-                    UnsafeRawBufferPointer(rebasing: source[lastPayloadRange]),
-                    into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<header.rawSize]))
+        if let problem = rawPayload(header, into: &raw) { return problem }
+        return try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.rawSize])) }
+    }
+
+    /// Puts the raw (decompressed) payload of the frame last returned by `next()` in the
+    /// first `header.rawSize` bytes of `destination`, growing it when it is smaller (its
+    /// count never shrinks, so a reused buffer is not zeroed again); returns why the payload
+    /// does not decompress to the header's raw size, if it does not.
+    func rawPayload(_ header: FrameHeader, into destination: inout [UInt8]) -> String? {
+        if destination.count < header.rawSize { destination = [UInt8](repeating: 0, count: header.rawSize) }
+        return buffer.withUnsafeBytes { source in
+            destination.withUnsafeMutableBytes { target in
+                let payload = UnsafeRawBufferPointer(rebasing: source[lastPayloadRange])
+                let into = UnsafeMutableRawBufferPointer(rebasing: target[0..<header.rawSize])
+                guard header.flags.contains(.lz4) else {
+                    // Stored as is: the frame checks made its size the raw size.
+                    into.copyMemory(from: payload)
+                    return nil
+                }
+                return lz4.decompress(payload, into: into)
             }
         }
-        if let problem { return problem }
-        return try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.rawSize])) }
     }
 
     /// The next frame, seal or end. A frame is checked for CRC, fields, padding, LSN and

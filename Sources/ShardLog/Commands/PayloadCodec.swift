@@ -79,7 +79,10 @@ struct PayloadReader {
     }
     mutating func string(_ what: @autoclosure () -> String) throws(PayloadError) -> String {
         let count = Int(try u32(what() + " length"))
-        let raw = try take(count, what())
+        let raw = try take(count, what()).assumingMemoryBound(to: UInt8.self)
+        // ASCII (ids, most text) is valid UTF-8 as it stands: `decoding` then copies it
+        // without the generic validating initializer's cost.
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
         guard let text = String(validating: raw, as: UTF8.self) else { throw PayloadError("\(what()) is not valid UTF-8") }
         return text
     }

@@ -237,13 +237,21 @@ struct StoreState: Sendable {
             emit(id, shard, .setPersonaActive(id: id, active: false, at: timestamp), into: &effects)
 
         case .addMemory(let m):
-            if memories[m.id] != nil { throw CommandRejection("a memory with id \(m.id) exists") }
-            let shard = try shard(ofPersona: m.personaId)
-            memories[m.id] = MemoryEntry(personaID: m.personaId, deleted: false)
+            // The hottest command of imports and rebuilds: each id is hashed once.
+            // A rejection puts back what it changed.
+            if let existing = memories.updateValue(MemoryEntry(personaID: m.personaId, deleted: false), forKey: m.id) {
+                memories[m.id] = existing
+                throw CommandRejection("a memory with id \(m.id) exists")
+            }
+            guard let owner = personas.index(forKey: m.personaId) else {
+                memories[m.id] = nil
+                throw CommandRejection("no persona with id \(m.personaId)")
+            }
             // In place: copying the entry out and back would copy its set on every insert.
-            personas[m.personaId]!.memoryIDs.insert(m.id)
+            personas.values[owner].memoryIDs.insert(m.id)
+            let entry = personas.values[owner]
             effects.catalog.append(.indexMemory(id: m.id, personaID: m.personaId))
-            emit(m.personaId, shard, .insertMemory(MemoryEntity(
+            emit(m.personaId, entry.shard, migrationID: entry.migrationID, .insertMemory(MemoryEntity(
                 id: m.id, personaId: m.personaId, type: m.type, name: m.name, content: m.content, summary: m.summary,
                 tags: m.tags, importance: m.importance, tier: m.tier, embedding: m.embedding, embeddingModel: m.embeddingModel,
                 createdAt: timestamp, updatedAt: timestamp)), into: &effects)
@@ -333,8 +341,15 @@ struct StoreState: Sendable {
     /// Appends an effect on a persona's rows, and its staged twin on the target while the
     /// persona is being migrated (WF-021: the dual write).
     private func emit(_ personaID: String, _ shard: String, _ effect: ShardEffect, into effects: inout Effects) {
+        emit(personaID, shard, migrationID: personas[personaID]?.migrationID, effect, into: &effects)
+    }
+
+    /// `emit` for a caller that has the persona's entry at hand.
+    private func emit(
+        _ personaID: String, _ shard: String, migrationID: String?, _ effect: ShardEffect, into effects: inout Effects
+    ) {
         effects.shards.append((shard, effect))
-        if let id = personas[personaID]?.migrationID, let migration = migrations[id], migration.isCopying {
+        if let id = migrationID, let migration = migrations[id], migration.isCopying {
             effects.shards.append((migration.target, .staged(effect)))
             if let key = effect.rowKey { effects.stagedTouches.append((personaID, key)) }
         }

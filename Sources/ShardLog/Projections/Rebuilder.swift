@@ -60,6 +60,7 @@ struct Rebuilder {
         nonisolated(unsafe) var writeError: (any Error)?
 
         let shardQueues = queues
+        let shardPaths = targetIDs.map { targets[$0]! }
         @Sendable func write(_ buffers: [[ShardEffect]], _ catalogEffects: [(lsn: LSN, effect: CatalogEffect)]) throws {
             nonisolated(unsafe) var errors = [(any Error)?](repeating: nil, count: shardQueues.count)
             errors.withUnsafeMutableBufferPointer { errorSlots in
@@ -69,6 +70,9 @@ struct Rebuilder {
                         try shardQueues[i].write { db in
                             for effect in buffers[i] { try ShardProjection.apply(effect, in: db) }
                         }
+                        // Written back chunk by chunk while the next one is decoded, the
+                        // file's final sync has little left to do (ENG-020).
+                        try Rebuilder.syncFile(shardPaths[i])
                     } catch {
                         slots[i] = error
                     }

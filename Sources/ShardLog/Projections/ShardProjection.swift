@@ -438,14 +438,20 @@ struct RawBinder {
             sqlite3_bind_null(statement, index)
             return
         }
-        let data = EmbeddingBlob.encode(value)
         let i = index
-        data.withUnsafeBytes { raw in
-            if let base = raw.baseAddress, raw.count > 0 {
-                _ = sqlite3_bind_blob(statement, i, base, Int32(raw.count), Self.transient)
-            } else {
-                _ = sqlite3_bind_zeroblob(statement, i, 0)  // an empty vector is not NULL
-            }
+        #if _endian(little)
+        // The in-memory layout is the stored one: SQLite copies straight from the array.
+        value.withUnsafeBytes { raw in bind(raw, at: i) }
+        #else
+        EmbeddingBlob.encode(value).withUnsafeBytes { raw in bind(raw, at: i) }
+        #endif
+    }
+
+    private func bind(_ raw: UnsafeRawBufferPointer, at i: Int32) {
+        if let base = raw.baseAddress, raw.count > 0 {
+            _ = sqlite3_bind_blob(statement, i, base, Int32(raw.count), Self.transient)
+        } else {
+            _ = sqlite3_bind_zeroblob(statement, i, 0)  // an empty vector is not NULL
         }
     }
 
