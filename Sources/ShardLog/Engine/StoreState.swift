@@ -10,7 +10,9 @@ import CommandLog
 struct StoreState: Sendable {
     struct PersonaEntry: Hashable, Sendable {
         var shard: String
-        var memoryIDs: Set<String> = []
+        /// Its memories, in the order they were added (a memory id is never reused and a
+        /// memory leaves only with its persona: a list, not a set, spares a hash per add).
+        var memoryIDs: [String] = []
         var conversationIDs: Set<String> = []
         /// Its unfinished migration (WF-020).
         var migrationID: String?
@@ -238,20 +240,21 @@ struct StoreState: Sendable {
 
         case .addMemory(let m):
             // The hottest command of imports and rebuilds: each id is hashed once.
+            let owner = personas.index(forKey: m.personaId)
             // A rejection puts back what it changed.
             if let existing = memories.updateValue(MemoryEntry(personaID: m.personaId, deleted: false), forKey: m.id) {
                 memories[m.id] = existing
                 throw CommandRejection("a memory with id \(m.id) exists")
             }
-            guard let owner = personas.index(forKey: m.personaId) else {
+            guard let owner else {
                 memories[m.id] = nil
                 throw CommandRejection("no persona with id \(m.personaId)")
             }
-            // In place: copying the entry out and back would copy its set on every insert.
-            personas.values[owner].memoryIDs.insert(m.id)
-            let entry = personas.values[owner]
+            // In place: copying the entry out and back would copy its list on every add.
+            personas.values[owner].memoryIDs.append(m.id)
+            let shard = personas.values[owner].shard
             effects.catalog.append(.indexMemory(id: m.id, personaID: m.personaId))
-            emit(m.personaId, entry.shard, migrationID: entry.migrationID, .insertMemory(MemoryEntity(
+            emit(m.personaId, shard, migrationID: personas.values[owner].migrationID, .insertMemory(MemoryEntity(
                 id: m.id, personaId: m.personaId, type: m.type, name: m.name, content: m.content, summary: m.summary,
                 tags: m.tags, importance: m.importance, tier: m.tier, embedding: m.embedding, embeddingModel: m.embeddingModel,
                 createdAt: timestamp, updatedAt: timestamp)), into: &effects)
@@ -340,12 +343,15 @@ struct StoreState: Sendable {
 
     /// Appends an effect on a persona's rows, and its staged twin on the target while the
     /// persona is being migrated (WF-021: the dual write).
-    private func emit(_ personaID: String, _ shard: String, _ effect: ShardEffect, into effects: inout Effects) {
+    private mutating func emit(_ personaID: String, _ shard: String, _ effect: ShardEffect, into effects: inout Effects) {
         emit(personaID, shard, migrationID: personas[personaID]?.migrationID, effect, into: &effects)
     }
 
     /// `emit` for a caller that has the persona's entry at hand.
-    private func emit(
+    ///
+    /// `mutating` only so that a call from `apply` borrows the state in place: as a plain
+    /// method, the optimizer copied the whole state (a retain per table) on every call.
+    private mutating func emit(
         _ personaID: String, _ shard: String, migrationID: String?, _ effect: ShardEffect, into effects: inout Effects
     ) {
         effects.shards.append((shard, effect))
@@ -355,7 +361,7 @@ struct StoreState: Sendable {
         }
     }
 
-    private func emit(_ memory: MemoryPlace, _ effect: ShardEffect, into effects: inout Effects) {
+    private mutating func emit(_ memory: MemoryPlace, _ effect: ShardEffect, into effects: inout Effects) {
         if memory.attached {
             emit(memory.personaID, memory.shard, effect, into: &effects)
         } else {

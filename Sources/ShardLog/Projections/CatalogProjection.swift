@@ -191,7 +191,7 @@ final class CatalogProjection: Sendable {
                 let personaID: String = row[1]
                 let home: String? = row[3]
                 state.memories[id] = StoreState.MemoryEntry(personaID: personaID, deleted: row[2], home: home)
-                state.personas[personaID]?.memoryIDs.insert(id)
+                state.personas[personaID]?.memoryIDs.append(id)
                 if let home { state.personas[personaID]?.detached[home, default: 0] += 1 }
             }
             for row in try Row.fetchAll(db, sql: "SELECT id, persona_id, message_count FROM conversation_index") {
