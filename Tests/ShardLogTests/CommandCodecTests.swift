@@ -141,6 +141,25 @@ func randomCommand(_ rng: inout SeededRandom) -> Command {
         bytes.replaceSubrange(9..<13, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian, Array.init))
         #expect(throws: PayloadError.self) { _ = try decode(embedding, bytes) }
     }
+
+    /// The decoder's finiteness check works on bit patterns: every kind of non-finite value,
+    /// anywhere in a vector, is refused; the finite extremes pass.
+    @Test func everyNonFiniteEmbeddingValueIsRejected() throws {
+        let finite: [Float] = [0, -0.0, 1, -1, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                               .leastNonzeroMagnitude, -.leastNormalMagnitude]
+        let base = (0..<384).map { finite[$0 % finite.count] }
+        let command = Command.updateMemoryEmbedding(id: "m", embedding: base, model: nil)
+        #expect(try decode(command, command.encodedPayload()) == command)
+        let header = 4 + 1 + 4  // id length, "m", dimension (Specs/Commands.md)
+        for bad in [Float.nan, .signalingNaN, .infinity, -.infinity, Float(bitPattern: 0x7FFF_FFFF), Float(bitPattern: 0xFF80_0001)] {
+            for index in [0, 1, 191, 383] {
+                var bytes = command.encodedPayload()
+                let at = header + index * 4
+                bytes.replaceSubrange(at..<(at + 4), with: withUnsafeBytes(of: bad.bitPattern.littleEndian, Array.init))
+                #expect(throws: PayloadError.self, "value \(bad.bitPattern) at \(index)") { _ = try decode(command, bytes) }
+            }
+        }
+    }
 }
 
 @Suite struct JSONTextTests {

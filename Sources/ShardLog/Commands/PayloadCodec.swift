@@ -117,7 +117,15 @@ struct PayloadReader {
             #endif
             initialized = count
         }
-        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw PayloadError("\(what()) value \(bad) is not finite") }
+        // A value is not finite when its exponent bits are all ones. The branch-free pass
+        // over the bit patterns vectorizes; the search for which one runs only on a failure.
+        var nonFinite: UInt32 = 0
+        values.withUnsafeBytes { raw in
+            for bits in raw.bindMemory(to: UInt32.self) { nonFinite |= ((bits & 0x7F80_0000) &+ 0x0080_0000) >> 31 }
+        }
+        if nonFinite != 0, let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw PayloadError("\(what()) value \(bad) is not finite")
+        }
         return values
     }
     // MARK: Bulk fields
