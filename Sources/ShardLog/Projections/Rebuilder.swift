@@ -12,6 +12,8 @@ import GRDB
 struct Rebuilder {
     /// Commands whose effects are buffered before each parallel write.
     static let chunkCommandCount = 20_000
+    /// The least commands handed to an idle writer.
+    static let chunkCommandCountMin = 2_048
 
     struct Progress: Sendable {
         public var lsn: LSN
@@ -117,7 +119,10 @@ struct Rebuilder {
                 }
                 if catalogQueue != nil { for effect in effects.catalog { catalogBuffer.append((view.lsn, effect)) } }
                 buffered += 1
-                if buffered >= Self.chunkCommandCount {
+                // A full chunk waits for the writer; a smaller one goes as soon as the writer
+                // is idle, so little is left to write once the log is read.
+                if buffered >= Self.chunkCommandCount
+                    || (buffered >= Self.chunkCommandCountMin && buffered % 512 == 0 && inFlight.wait(timeout: .now()) == .success) {
                     try flush()
                     progress?(Progress(lsn: view.lsn, lastLSN: through))
                 }
