@@ -32,6 +32,13 @@ final class WALCheckpoint: @unchecked Sendable {
                 return false
             }
             sqlite3_busy_timeout(db, 0)
+            // A connection that has not read the database yet does not know it is in WAL
+            // mode: sqlite3_wal_checkpoint_v2 on it does nothing and says "not in WAL mode"
+            // (-1 frames). Reading the schema once opens the WAL.
+            guard sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
+                sqlite3_close_v2(db)
+                return false
+            }
             connection = db
         }
         // Busy (a rebuild swapping the file, another checkpoint) is fine: the next tick retries.
