@@ -10,8 +10,11 @@ import GRDB
 /// shards' SQLite writes run in parallel, a chunk of commands at a time, so memory
 /// stays bounded by the chunk (DESIGN invariant 8).
 struct Rebuilder {
-    /// Commands whose effects are buffered before each parallel write.
+    /// Commands whose effects are buffered before each parallel write, at most.
     static let chunkCommandCount = 20_000
+    /// Payload bytes buffered before each write, at most (commands with embeddings are
+    /// ~1.7 KiB each: 20,000 of them would hold 34 MiB).
+    static let chunkByteCount = 8 * 1024 * 1024
     /// The least commands handed to an idle writer.
     static let chunkCommandCountMin = 2_048
 
@@ -54,6 +57,7 @@ struct Rebuilder {
         var shardBuffers = [[ShardEffect]](repeating: [], count: targetIDs.count)
         var catalogBuffer: [(lsn: LSN, effect: CatalogEffect)] = []
         var buffered = 0
+        var bufferedBytes = 0  // payload bytes of the buffered commands: effects hold about as many
         var failure: (any Error)?
         // Writing a chunk overlaps with decoding the next one: one chunk in flight at most,
         // so memory stays bounded by two chunks.
@@ -96,6 +100,7 @@ struct Rebuilder {
             shardBuffers = [[ShardEffect]](repeating: [], count: targetIDs.count)
             catalogBuffer = []
             buffered = 0
+            bufferedBytes = 0
             writer.async(group: inFlight) {
                 let start = ContinuousClock.now
                 do { try write(buffers, catalogEffects) } catch { writeError = error }
@@ -119,9 +124,10 @@ struct Rebuilder {
                 }
                 if catalogQueue != nil { for effect in effects.catalog { catalogBuffer.append((view.lsn, effect)) } }
                 buffered += 1
+                bufferedBytes += view.payload.count
                 // A full chunk waits for the writer; a smaller one goes as soon as the writer
                 // is idle, so little is left to write once the log is read.
-                if buffered >= Self.chunkCommandCount
+                if buffered >= Self.chunkCommandCount || bufferedBytes >= Self.chunkByteCount
                     || (buffered >= Self.chunkCommandCountMin && buffered % 512 == 0 && inFlight.wait(timeout: .now()) == .success) {
                     try flush()
                     progress?(Progress(lsn: view.lsn, lastLSN: through))
@@ -169,7 +175,7 @@ struct Rebuilder {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = OFF")
             try db.execute(sql: "PRAGMA synchronous = OFF")
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA cache_size = -16384")
         }
         return try DatabaseQueue(path: path, configuration: configuration)
     }
