@@ -241,8 +241,11 @@ struct StoreState: Sendable {
         case .addMemory(let m):
             // The hottest command of imports and rebuilds: each id is hashed once.
             let owner = personas.index(forKey: m.personaId)
+            // The entry keeps the persona table's own copy of the id: a long id (a UUID) is
+            // then stored once, not once per memory (README, Limits: state per memory).
+            let personaID = owner.map { personas.keys[$0] } ?? m.personaId
             // A rejection puts back what it changed.
-            if let existing = memories.updateValue(MemoryEntry(personaID: m.personaId, deleted: false), forKey: m.id) {
+            if let existing = memories.updateValue(MemoryEntry(personaID: personaID, deleted: false), forKey: m.id) {
                 memories[m.id] = existing
                 throw CommandRejection("a memory with id \(m.id) exists")
             }

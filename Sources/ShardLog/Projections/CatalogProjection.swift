@@ -188,7 +188,9 @@ final class CatalogProjection: Sendable {
             let memories = try Row.fetchCursor(db, sql: "SELECT id, persona_id, deleted, home FROM memory_index")
             while let row = try memories.next() {
                 let id: String = row[0]
-                let personaID: String = row[1]
+                let loaded: String = row[1]
+                // The persona table's copy of the id, shared by all its memories (see StoreState.apply).
+                let personaID = state.personas.index(forKey: loaded).map { state.personas.keys[$0] } ?? loaded
                 let home: String? = row[3]
                 state.memories[id] = StoreState.MemoryEntry(personaID: personaID, deleted: row[2], home: home)
                 state.personas[personaID]?.memoryIDs.append(id)
