@@ -38,6 +38,9 @@ final class CatalogProjection: Sendable {
         self.path = path
         var configuration = Configuration()
         configuration.maximumReaderCount = 2
+        // PROJ-005: the checkpoint connection briefly holds WAL locks while it copies pages;
+        // a write or read that meets one waits instead of failing (GRDB's default fails at once).
+        configuration.busyMode = .timeout(WALCheckpoint.busyTimeout)
         configuration.label = "catalog"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")

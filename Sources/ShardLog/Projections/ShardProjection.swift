@@ -20,6 +20,9 @@ final class ShardProjection: Sendable {
         self.path = path
         var configuration = Configuration()
         configuration.maximumReaderCount = Self.readerCountMax
+        // PROJ-005: the checkpoint connection briefly holds WAL locks while it copies pages;
+        // a write or read that meets one waits instead of failing (GRDB's default fails at once).
+        configuration.busyMode = .timeout(WALCheckpoint.busyTimeout)
         configuration.label = "shard \(id)"
         configuration.prepareDatabase { db in
             // PROJ-001: durability comes from the log; NORMAL keeps the file consistent.

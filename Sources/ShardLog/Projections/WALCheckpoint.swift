@@ -10,6 +10,9 @@ import GRDBSQLite
 final class WALCheckpoint: @unchecked Sendable {
     /// 1 MiB of log (256 pages of 4 KiB).
     static let thresholdBytes = 1 << 20
+    /// How long a projection's own connections wait on a lock the checkpointer holds (a
+    /// checkpoint holds them for the time of copying at most a few MiB of pages).
+    static let busyTimeout: TimeInterval = 10
     let path: String
     private let lock = NSLock()
     private var connection: OpaquePointer?
