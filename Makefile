@@ -4,7 +4,7 @@ SWIFT ?= swift
 # tool) is used by a test and by the benchmarks to check that payloads are standard LZ4.
 DEB_PACKAGES := liblz4-dev libsqlite3-dev lz4
 
-.PHONY: deps build demo test test-long bench bench-quick clean
+.PHONY: deps build demo test test-long bench bench-quick bench-compare bench-readme clean
 
 deps:
 	@missing=""; \
@@ -36,9 +36,18 @@ test-long: deps
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release log-figures --output results/log-figures.json && $(SWIFT) run -c release engine-figures --output results/engine-figures.json && $(SWIFT) run -c release workflow-figures --output results/workflow-figures.json
+	$(MAKE) bench-compare
 
 bench-quick: deps
-	cd Benchmarks && $(SWIFT) run -c release log-figures --quick && $(SWIFT) run -c release engine-figures --quick && $(SWIFT) run -c release workflow-figures --quick
+	cd Benchmarks && $(SWIFT) run -c release log-figures --quick && $(SWIFT) run -c release engine-figures --quick && $(SWIFT) run -c release workflow-figures --quick && $(SWIFT) run -c release compare --quick --output /tmp/shardlog-compare-quick.json
+
+# ShardLog side by side with SQLite (Specs/Benchmarks.md): results/compare.json and its charts.
+bench-compare: deps
+	cd Benchmarks && $(SWIFT) run -c release compare --output results/compare.json
+
+# The README's performance section, from the JSON of the last full run.
+bench-readme: deps
+	cd Benchmarks && $(SWIFT) run -c release compare --render results/compare.json --readme ../README.md
 
 clean:
 	rm -rf .build Benchmarks/.build

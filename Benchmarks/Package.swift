@@ -54,7 +54,10 @@ let package = Package(
         // Shared workload generation and the group-commit ceiling program.
         .target(
             name: "BenchmarkSupport",
-            dependencies: [.product(name: "CommandLog", package: "ShardLog"), .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                .product(name: "CommandLog", package: "ShardLog"), .product(name: "ShardLog", package: "ShardLog"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // ShardLog side by side with what a user would pick instead (Specs/Benchmarks.md).
         .executableTarget(

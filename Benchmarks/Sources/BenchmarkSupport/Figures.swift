@@ -24,7 +24,10 @@ public final class Figures: @unchecked Sendable {
             entry["ratio"] = value / baseline
             line += String(format: "   %.2f× %@", value / baseline, baselineName)
         }
-        if let goal { line += "  (goal: \(goal))" }
+        if let goal {
+            entry["goal"] = goal
+            line += "  (goal: \(goal))"
+        }
         for (k, v) in extra { entry[k] = v }
         results.append(entry)
         print(line)

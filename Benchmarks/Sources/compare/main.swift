@@ -14,6 +14,25 @@ import ShardLog
 import BenchmarkSupport
 
 let arguments = CommandLine.arguments
+if let index = arguments.firstIndex(of: "--child"), arguments.count > index + 3 {
+    // BENCH-070: a task whose peak resident memory the parent measures (Stores.swift).
+    try await childMain(arguments[index + 1], directory: arguments[index + 2], output: arguments[index + 3])
+    exit(0)
+}
+if let index = arguments.firstIndex(of: "--render"), arguments.count > index + 1 {
+    // BENCH-090: charts and the README section from a run's JSON (Render.swift).
+    let path = arguments[index + 1]
+    let report = try Report(contentsOf: path)
+    try report.writeCharts(into: (path as NSString).deletingLastPathComponent)
+    let section = report.markdown(jsonPath: "Benchmarks/results/" + (path as NSString).lastPathComponent)
+    if let readme = arguments.firstIndex(of: "--readme").map({ arguments[$0 + 1] }) {
+        try Report.replaceSection(in: readme, with: section)
+        print("updated the performance section of \(readme)")
+    } else {
+        print(section)
+    }
+    exit(0)
+}
 let quick = arguments.contains("--quick")
 let outputPath = arguments.firstIndex(of: "--output").map { arguments[$0 + 1] } ?? "compare.json"
 let runs = quick ? 1 : 5
@@ -26,10 +45,14 @@ defer { try? FileManager.default.removeItem(atPath: work) }
 
 let figures = Figures(nameWidth: 52, valueFormat: "%12.0f")
 /// Reports the median of `samples` with its spread, against a baseline's median.
-func report(_ name: String, _ samples: [Double], _ unit: String, baseline: [Double]? = nil, baselineName: String? = nil, goal: String? = nil) {
+/// `key` names the figure for the charts and the README (Specs/Benchmarks.md, BENCH-090).
+func report(
+    _ name: String, _ samples: [Double], _ unit: String, baseline: [Double]? = nil, baselineName: String? = nil, goal: String? = nil,
+    key: String
+) {
     figures.report(
         name, median(samples), unit, baseline: baseline.map(median), baselineName: baselineName, goal: goal,
-        extra: ["samples": samples, "min": samples.min()!, "max": samples.max()!, "runs": samples.count])
+        extra: ["samples": samples, "min": samples.min()!, "max": samples.max()!, "runs": samples.count, "key": key])
 }
 func fresh(_ name: String) -> String {
     let path = work + "/" + name
@@ -148,13 +171,13 @@ for writers in writerCounts {
     }
     ceiling[writers] = c
     sqliteFull[writers] = s
-    report("group-commit ceiling, \(writers) threads", c, "ops/s")
-    report("sqlite FULL (one database), \(writers) writers", s, "ops/s")
+    report("group-commit ceiling, \(writers) threads", c, "ops/s", key: "writes/ceiling/\(writers)")
+    report("sqlite FULL (one database), \(writers) writers", s, "ops/s", key: "writes/sqlite-full/\(writers)")
 }
 for writers in quick ? [16] : writerCounts {
     var samples: [Double] = []
     for _ in 0..<runs { samples.append(try sqliteWrites(databases: 4, writers: writers, run: 0)) }
-    report("sqlite ×4, no log, \(writers) writers", samples, "ops/s", baseline: sqliteFull[writers], baselineName: "sqlite FULL")
+    report("sqlite ×4, no log, \(writers) writers", samples, "ops/s", baseline: sqliteFull[writers], baselineName: "sqlite FULL", key: "writes/sqlite-4/\(writers)")
 }
 for shards in quick ? [1, 4] : [1, 2, 4, 8] {
     for writers in writerCounts {
@@ -163,10 +186,10 @@ for shards in quick ? [1, 4] : [1, 2, 4, 8] {
         shardLogAlways[shards, default: [:]][writers] = samples
         let goal = writers >= 16 ? "≥ 8× sqlite FULL" : nil
         report("shardlog \(shards) shard\(shards == 1 ? "" : "s"), always, \(writers) writers", samples, "ops/s",
-               baseline: sqliteFull[writers], baselineName: "sqlite FULL", goal: goal)
+               baseline: sqliteFull[writers], baselineName: "sqlite FULL", goal: goal, key: "writes/shardlog-always/\(shards)/\(writers)")
         if shards == 4 {
-            report("  the same against the group-commit ceiling", samples, "ops/s", baseline: ceiling[writers], baselineName: "ceiling",
-                   goal: writers >= 16 ? "≥ 0.7" : nil)
+            report("shardlog 4 shards, always, \(writers) writers, against the ceiling", samples, "ops/s", baseline: ceiling[writers], baselineName: "ceiling",
+                   goal: writers >= 16 ? "≥ 0.7" : nil, key: "writes/shardlog-always-vs-ceiling/\(shards)/\(writers)")
         }
     }
 }
@@ -175,7 +198,7 @@ for (label, durability) in [("interval(10 ms)", Durability.interval(.millisecond
         var samples: [Double] = []
         for run in 0..<runs { samples.append(try await shardLogWrites(shards: 4, durability: durability, writers: writers, run: run)) }
         report("shardlog 4 shards, \(label), \(writers) writers", samples, "ops/s",
-               baseline: shardLogAlways[4]?[writers], baselineName: "shardlog always")
+               baseline: shardLogAlways[4]?[writers], baselineName: "shardlog always", key: "writes/shardlog-\(label.prefix { $0 != "(" })/4/\(writers)")
     }
 }
 
@@ -242,16 +265,140 @@ for _ in 0..<runs {
     }
     baselineSamples.append(Double(rowCount) / seconds(ContinuousClock.now - start))
 }
-report("sqlite ×4, no log: bulk import of \(parameters.commandCount) commands", baselineSamples, "rows/s")
+report("sqlite ×4, no log: bulk import of \(parameters.commandCount) commands", baselineSamples, "rows/s", key: "import/sqlite-4")
 report("shardlog 4 shards: the same import (log + projections)", importSamples, "rows/s",
-       baseline: baselineSamples, baselineName: "sqlite ×4, no log", goal: "≥ 0.5")
+       baseline: baselineSamples, baselineName: "sqlite ×4, no log", goal: "≥ 0.5", key: "import/shardlog")
+
+// MARK: - BENCH-030 rebuild of all shards
+
+do {
+    let directory = work + "/import"  // the last import's store
+    let allRows = try rows(of: directory, shards: Router.defaultShardIDs(count: 4))
+    let store = try await ShardStore.open(at: directory)
+    var rebuild: [Double] = []
+    var ceilingLoad: [Double] = []
+    for _ in 0..<runs {
+        ceilingLoad.append(try SQLiteBaseline.bulkLoad(allRows, path: fresh("ceiling.sqlite")))
+        let start = ContinuousClock.now
+        try await store.rebuild()
+        rebuild.append(Double(allRows.count) / seconds(ContinuousClock.now - start))
+    }
+    try await store.close()
+    report("sqlite bulk-load ceiling: \(allRows.count) rows, one file", ceilingLoad, "rows/s", key: "rebuild/ceiling")
+    report("shardlog: rebuild of all 4 shards from the log", rebuild, "rows/s",
+           baseline: ceilingLoad, baselineName: "bulk-load ceiling", goal: "≥ 0.8", key: "rebuild/shardlog")
+}
+
+// MARK: - BENCH-040 reads, BENCH-050 verification, BENCH-060 memory
+
+/// Microseconds `body` takes.
+func microseconds<T>(_ body: () throws -> T) rethrows -> (Double, T) {
+    let start = ContinuousClock.now
+    let value = try body()
+    return (seconds(ContinuousClock.now - start) * 1e6, value)
+}
+
+var readSizes: [Int] = []
+for memoriesTotal in quick ? [100_000] : [100_000, 1_000_000] {
+    readSizes.append(memoriesTotal)
+    let readParameters = GeneratedWorkload.Parameters(
+        personas: memoriesTotal / 1_000, memoriesPerPersona: 1_000, conversationsPerPersona: 2, seed: 7)
+    let directory = fresh("reads-\(memoriesTotal)")
+    let loadStart = ContinuousClock.now
+    try await loadStore(at: directory, readParameters)
+    let unshardedPath = fresh("unsharded.sqlite")
+    try unshardedCopy(of: directory, shards: Router.defaultShardIDs(count: 4), to: unshardedPath)
+    print("  (\(memoriesTotal) memories: \(readParameters.commandCount) commands loaded and copied into one database in \(Int(seconds(ContinuousClock.now - loadStart))) s)")
+
+    // getPersonaMemories and getPersona, alternating which side goes first; `runs` rounds.
+    let store = try await ShardStore.open(at: directory)
+    let pool = try DatabasePool(path: unshardedPath)
+    let personaIDs = try store.allPersonas().map(\.id)
+    var rng = SeededGenerator(seed: 11)
+    let perRound = quick ? 400 : 1_000
+    var rounds: [String: [Double]] = [:]  // "<read>/<side>/<percentile>" → one value per round
+    for round in -1..<runs {  // round -1 warms both up
+        var latencies: [String: [Double]] = [:]
+        for i in 0..<perRound {
+            let id = personaIDs[Int(rng.next() % UInt64(personaIDs.count))]
+            let reads: [(String, () throws -> Int)] = [
+                ("getPersonaMemories/shardlog", { try store.personaMemories(id, query: MemoryQuery(limit: 50)).count }),
+                ("getPersonaMemories/sqlite", { try pool.read { db in try MemoryRecord.personaMemories(db, id, limit: 50).count } }),
+                ("getPersona/shardlog", { try store.persona(id: id) == nil ? 0 : 1 }),
+                ("getPersona/sqlite", { try pool.read { db in try PersonaRecord.persona(db, id) == nil ? 0 : 1 } }),
+            ]
+            var counts: [Substring: Int] = [:]
+            for (name, read) in i % 2 == 0 ? reads : reads.reversed() {
+                let (us, count) = try microseconds(read)
+                latencies[name, default: []].append(us)
+                if let other = counts.updateValue(count, forKey: name.split(separator: "/")[0]) {
+                    precondition(other == count, "\(name): both sides return the same rows")
+                }
+            }
+        }
+        guard round >= 0 else { continue }
+        for (name, values) in latencies {
+            rounds[name + "/p50", default: []].append(percentile(values, 0.5))
+            rounds[name + "/p99", default: []].append(percentile(values, 0.99))
+        }
+    }
+    try pool.close()
+    try await store.close()
+    for read in ["getPersonaMemories", "getPersona"] {
+        for p in ["p50", "p99"] {
+            let goal = read == "getPersonaMemories" && p == "p50" && memoriesTotal == 1_000_000 ? "≤ 1.0" : nil
+            report("\(read) \(p), shardlog, \(memoriesTotal) memories", rounds["\(read)/shardlog/\(p)"]!, "µs",
+                   baseline: rounds["\(read)/sqlite/\(p)"]!, baselineName: "one sqlite db (lower is faster)", goal: goal,
+                   key: "reads/\(memoriesTotal)/\(read)/shardlog/\(p)")
+            report("  \(read) \(p), one sqlite db", rounds["\(read)/sqlite/\(p)"]!, "µs", key: "reads/\(memoriesTotal)/\(read)/sqlite/\(p)")
+        }
+    }
+    let ratio = median(rounds["getPersonaMemories/shardlog/p50"]!) / median(rounds["getPersonaMemories/sqlite/p50"]!)
+    print(String(format: "  the original design promised persona queries 60–80%% faster than one database; measured: %.0f%% %@",
+                 abs(1 - ratio) * 100, ratio <= 1 ? "faster" : "slower"))
+
+    // BENCH-050: verification of the whole log; BENCH-060: peak resident memory, each in a
+    // process of its own.
+    var verifyRates: [Double] = []
+    var verifyResident: [Double] = []
+    var commands = 0
+    for _ in 0..<runs {
+        let child = try runChild("verify", directory: directory, scratch: work)
+        commands = child.count
+        verifyRates.append(Double(child.count) / child.seconds)
+        verifyResident.append(Double(child.maxResidentBytes) / 1_048_576)
+    }
+    let rebuildChild = try runChild("rebuild", directory: directory, scratch: work)
+    report("verification of the whole log (\(commands) commands)", verifyRates, "cmds/s", goal: memoriesTotal == 1_000_000 ? "≥ 1,000,000" : nil,
+           key: "verify/\(memoriesTotal)")
+    report("peak resident memory of verify (\(commands) commands)", verifyResident, "MB", goal: memoriesTotal == 1_000_000 ? "< 300" : nil,
+           key: "memory/\(memoriesTotal)/verify")
+    report("peak resident memory of rebuild, all shards (\(commands) commands)", [Double(rebuildChild.maxResidentBytes) / 1_048_576], "MB",
+           goal: memoriesTotal == 1_000_000 ? "< 300" : nil, key: "memory/\(memoriesTotal)/rebuild")
+    try? FileManager.default.removeItem(atPath: directory)
+}
 
 var uts = utsname()
 uname(&uts)
 let release = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-try figures.write(to: outputPath, [
+let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+    .split(separator: "\n").first { $0.hasPrefix("model name") }?
+    .split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+#if compiler(>=6.3)
+let swiftVersion = "6.3"
+#elseif compiler(>=6.2)
+let swiftVersion = "6.2"
+#else
+let swiftVersion = "older than 6.2"
+#endif
+let document: [String: Any] = [
     "mode": quick ? "quick" : "full", "runs": runs, "windowSeconds": seconds(window),
-    "machine": ["cores": ProcessInfo.processInfo.activeProcessorCount, "memoryBytes": ProcessInfo.processInfo.physicalMemory, "kernel": release],
-    "sqliteVersion": String(cString: sqlite3_libversion()),
+    "date": ISO8601DateFormatter().string(from: Date()),
+    "machine": ["cpu": cpu, "cores": ProcessInfo.processInfo.activeProcessorCount, "memoryBytes": ProcessInfo.processInfo.physicalMemory, "kernel": release],
+    "sqliteVersion": String(cString: sqlite3_libversion()), "swiftVersion": swiftVersion,
+    "readSizes": readSizes,
     "workload": ["personas": parameters.personas, "memoriesPerPersona": parameters.memoriesPerPersona, "conversationsPerPersona": parameters.conversationsPerPersona, "seed": parameters.seed],
-])
+]
+try figures.write(to: outputPath, document)
+// BENCH-090: the charts, next to the JSON.
+try Report(contentsOf: outputPath).writeCharts(into: (outputPath as NSString).deletingLastPathComponent.isEmpty ? "." : (outputPath as NSString).deletingLastPathComponent)

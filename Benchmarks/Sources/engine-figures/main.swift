@@ -142,25 +142,6 @@ report("rebuild of one shard (\(largest.id)) from the log", median(rebuildOne), 
 report("rebuild of all 4 shards in parallel from the log", median(rebuildAll), "rows/s", baseline: median(bulkAll), baselineName: "bulk insert", extra: ["samples": rebuildAll])
 report("  all shards in parallel vs one shard alone", median(rebuildAll), "rows/s", baseline: median(rebuildOne), baselineName: "one shard", goal: "> 1")
 
-/// What a Swift developer would write against one SQLite database: a GRDB record decoding
-/// the same columns into the same model type (tags with JSONDecoder, the embedding blob).
-struct MemoryRecord: FetchableRecord {
-    var memory: MemoryEntity
-    init(row: Row) throws {
-        let tags = try JSONDecoder().decode([String].self, from: Data((row["tags"] as String).utf8))
-        let blob: Data? = row["embedding"]
-        memory = MemoryEntity(
-            id: row["id"], personaId: row["persona_id"], type: MemoryType(rawValue: row["type"]) ?? .text, name: row["name"],
-            content: row["content"], summary: row["summary"], tags: tags, importance: row["importance"],
-            tier: MemoryTier(rawValue: row["tier"]) ?? .hot,
-            embedding: blob.map { data in data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } },
-            embeddingModel: row["embedding_model"], accessCount: row["access_count"],
-            lastAccessedAt: (row["last_accessed_at"] as Int64?).map(Timestamp.init(rawValue:)),
-            createdAt: Timestamp(rawValue: row["created_at"]), updatedAt: Timestamp(rawValue: row["updated_at"]),
-            deletedAt: (row["deleted_at"] as Int64?).map(Timestamp.init(rawValue:)))
-    }
-}
-
 // 3. getPersonaMemories against one unsharded database holding the same rows (WAL, GRDB pool).
 let unshardedPath = work + "/unsharded.sqlite"
 _ = try bulkInsert(allRows, path: unshardedPath)
@@ -177,14 +158,14 @@ for i in 0..<sampleCount {
         shardedLatencies.append(seconds(clock.now - start) * 1e6)
         start = clock.now
         let b = try pool.read { db in
-            try MemoryRecord.fetchAll(db, sql: "SELECT * FROM memories WHERE persona_id = ? AND deleted_at IS NULL ORDER BY importance DESC, created_at, id LIMIT 50", arguments: [persona])
+            try MemoryRecord.personaMemories(db, persona, limit: 50)
         }
         unshardedLatencies.append(seconds(clock.now - start) * 1e6)
         precondition(a.count == b.count)
     } else {
         var start = clock.now
         let b = try pool.read { db in
-            try MemoryRecord.fetchAll(db, sql: "SELECT * FROM memories WHERE persona_id = ? AND deleted_at IS NULL ORDER BY importance DESC, created_at, id LIMIT 50", arguments: [persona])
+            try MemoryRecord.personaMemories(db, persona, limit: 50)
         }
         unshardedLatencies.append(seconds(clock.now - start) * 1e6)
         start = clock.now
