@@ -47,6 +47,24 @@ public enum SQLiteBaseline {
         return queue
     }
 
+    /// Every row of the given shards of the store at `directory`, as (table, values), in
+    /// the columns of `tables`: what a timed bulk load inserts.
+    public static func rows(of directory: String, shards: [String]) throws -> [(String, [DatabaseValue])] {
+        var all: [(String, [DatabaseValue])] = []
+        for shard in shards {
+            let queue = try DatabaseQueue(path: directory + "/shards/\(shard).sqlite")
+            try queue.read { db in
+                for (table, columns) in tables {
+                    for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table)") {
+                        all.append((table, (0..<row.count).map { row[$0] as DatabaseValue }))
+                    }
+                }
+            }
+            try queue.close()
+        }
+        return all
+    }
+
     /// Bulk-loads `rows` (table, values) into a new file the way SQLite is fastest: prepared
     /// inserts in one transaction, no journal, no syncs, indexes built after, one sync at
     /// the end. Returns rows/s.

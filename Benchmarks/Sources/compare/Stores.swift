@@ -42,23 +42,6 @@ func unshardedCopy(of directory: String, shards: [String], to path: String) thro
     try queue.close()
 }
 
-/// Every row of the given shards, as (table, values), for a timed bulk load.
-func rows(of directory: String, shards: [String]) throws -> [(String, [DatabaseValue])] {
-    var all: [(String, [DatabaseValue])] = []
-    for shard in shards {
-        let queue = try DatabaseQueue(path: directory + "/shards/\(shard).sqlite")
-        try queue.read { db in
-            for (table, columns) in SQLiteBaseline.tables {
-                for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table)") {
-                    all.append((table, (0..<row.count).map { row[$0] as DatabaseValue }))
-                }
-            }
-        }
-        try queue.close()
-    }
-    return all
-}
-
 // MARK: - Child processes (BENCH-070: peak resident memory)
 
 /// What a child run reports: its seconds and count, and its peak resident set from wait4.

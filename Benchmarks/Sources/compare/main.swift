@@ -232,14 +232,7 @@ for _ in 0..<runs {
     var perShard: [(String, [(String, [DatabaseValue])])] = []
     var rowCount = 0
     for shard in Router.defaultShardIDs(count: 4) {
-        let queue = try DatabaseQueue(path: directory + "/shards/\(shard).sqlite")
-        var rows: [(String, [DatabaseValue])] = []
-        try queue.read { db in
-            for (table, columns) in SQLiteBaseline.tables {
-                for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table)") { rows.append((table, (0..<row.count).map { row[$0] as DatabaseValue })) }
-            }
-        }
-        try queue.close()
+        let rows = try SQLiteBaseline.rows(of: directory, shards: [shard])
         rowCount += rows.count
         perShard.append((shard, rows))
     }
@@ -273,7 +266,7 @@ report("shardlog 4 shards: the same import (log + projections)", importSamples, 
 
 do {
     let directory = work + "/import"  // the last import's store
-    let allRows = try rows(of: directory, shards: Router.defaultShardIDs(count: 4))
+    let allRows = try SQLiteBaseline.rows(of: directory, shards: Router.defaultShardIDs(count: 4))
     let store = try await ShardStore.open(at: directory)
     var rebuild: [Double] = []
     var ceilingLoad: [Double] = []

@@ -66,24 +66,6 @@ let rowCount = statistics.reduce(0) { $0 + $1.personas + $1.memories + $1.conver
 let largest = statistics.max { $0.memories < $1.memories }!
 
 // 2. SQLite's own bulk insert of the same rows: read them from the shards, then time the insert.
-var rows: [[DatabaseValue]] = []
-var tableOf: [String] = []
-let tables = SQLiteBaseline.tables
-func readRows(shards: [String]) throws -> [(String, [DatabaseValue])] {
-    var all: [(String, [DatabaseValue])] = []
-    for shard in shards {
-        let queue = try DatabaseQueue(path: storeDirectory + "/shards/\(shard).sqlite")
-        try queue.read { db in
-            for (table, columns) in tables {
-                for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table)") {
-                    all.append((table, (0..<row.count).map { row[$0] as DatabaseValue }))
-                }
-            }
-        }
-        try queue.close()
-    }
-    return all
-}
 /// SQLite's own bulk insert of the same rows (BenchmarkSupport): rows/s.
 func bulkInsert(_ rows: [(String, [DatabaseValue])], path: String) throws -> Double {
     try SQLiteBaseline.bulkLoad(rows, path: path)
@@ -120,8 +102,8 @@ if arguments.contains("--rebuild-profile") {
     exit(0)
 }
 
-let allRows = try readRows(shards: store.shardIDs)
-let oneShardRows = try readRows(shards: [largest.id])
+let allRows = try SQLiteBaseline.rows(of: storeDirectory, shards: store.shardIDs)
+let oneShardRows = try SQLiteBaseline.rows(of: storeDirectory, shards: [largest.id])
 var bulkAll: [Double] = []
 var bulkOne: [Double] = []
 var rebuildAll: [Double] = []
