@@ -192,12 +192,16 @@ final class CatalogProjection: Sendable {
             while let row = try memories.next() {
                 let id: String = row[0]
                 let loaded: String = row[1]
-                // The persona table's copy of the id, shared by all its memories (see StoreState.apply).
-                let personaID = state.personas.index(forKey: loaded).map { state.personas.keys[$0] } ?? loaded
                 let home: String? = row[3]
+                // One lookup of the persona per row; the entry keeps the persona table's copy
+                // of the id, shared by all its memories (see StoreState.apply).
+                let owner = state.personas.index(forKey: loaded)
+                let personaID = owner.map { state.personas.keys[$0] } ?? loaded
                 state.memories[id] = StoreState.MemoryEntry(personaID: personaID, deleted: row[2], home: home)
-                state.personas[personaID]?.memoryIDs.append(id)
-                if let home { state.personas[personaID]?.detached[home, default: 0] += 1 }
+                if let owner {
+                    state.personas.values[owner].memoryIDs.append(id)
+                    if let home { state.personas.values[owner].detached[home, default: 0] += 1 }
+                }
             }
             for row in try Row.fetchAll(db, sql: "SELECT id, persona_id, message_count FROM conversation_index") {
                 let id: String = row[0]
