@@ -77,7 +77,8 @@ struct Report {
         let formatter = NumberFormatter()
         formatter.numberStyle = .decimal
         formatter.maximumFractionDigits = value < 10 ? 2 : 0
-        return (formatter.string(from: NSNumber(value: value)) ?? "\(value)") + " " + unit
+        let digits = formatter.string(from: NSNumber(value: value)) ?? "\(value)"
+        return unit.isEmpty ? digits : digits + " " + unit
     }
 
     /// The README's performance section: the machine, then every figure that has a goal
@@ -95,7 +96,7 @@ struct Report {
         lines.append("| --- | ---: | ---: | ---: | --- | --- |")
         for figure in figures where figure.goal != nil {
             let met = figure.met.map { $0 ? "yes" : "**no**" } ?? ""
-            let spread = figure.min.map { min in figure.max.map { " (\(Self.number(min, "").trimmingCharacters(in: .whitespaces)) – \(Self.number($0, "").trimmingCharacters(in: .whitespaces)))" } ?? "" } ?? ""
+            let spread = figure.min.map { min in figure.max.map { " (\(Self.number(min, "")) – \(Self.number($0, "")))" } ?? "" } ?? ""
             lines.append("| \(figure.name.trimmingCharacters(in: .whitespaces)) | \(Self.number(figure.value, figure.unit))\((figure.runs ?? 1) > 1 ? spread : "") | "
                 + "\(figure.baselineValue.map { Self.number($0, figure.unit) + " " + (figure.baseline ?? "") } ?? "") | "
                 + "\(figure.ratio.map { String(format: "%.2f×", $0) } ?? "") | \(figure.goal ?? "") | \(met) |")
@@ -189,7 +190,7 @@ enum SVGChart {
         var tick = 0.0
         while tick <= top + step / 2 {
             svg.append("<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(y(tick))\" y2=\"\(y(tick))\" stroke=\"#ddd\"/>")
-            svg.append("<text x=\"\(left - 6)\" y=\"\(y(tick) + 4)\" text-anchor=\"end\">\(Report.number(tick, "").trimmingCharacters(in: .whitespaces))</text>")
+            svg.append("<text x=\"\(left - 6)\" y=\"\(y(tick) + 4)\" text-anchor=\"end\">\(Report.number(tick, ""))</text>")
             tick += step
         }
         svg.append("<text x=\"16\" y=\"\(Self.top + plotHeight / 2)\" transform=\"rotate(-90 16 \(Self.top + plotHeight / 2))\" text-anchor=\"middle\">\(escape(label))</text>")
