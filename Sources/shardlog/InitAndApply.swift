@@ -111,6 +111,8 @@ struct ApplyCommand: AsyncParsableCommand {
                 lsns += try await store.execute(Array(commands[start..<end]))
                 start = end
             }
+            // Report only what the projections took too (a full disk fails here, not later).
+            try await store.waitForProjections()
             let first = lsns.min()?.rawValue ?? 0
             let last = lsns.max()?.rawValue ?? 0
             if self.store.json {

@@ -17,12 +17,15 @@ import Testing
         let store = try await ShardStore.open(at: dir.store, configuration: configuration)
         try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")))
         // About 4 MiB of rows (384-float embeddings), in units of 100: several times the
-        // 1 MiB threshold, written faster than one checkpoint tick apart.
+        // 1 MiB threshold, written faster than one checkpoint tick apart. Each unit is applied
+        // before the next is sent, so each is a transaction of its own in the catalog too,
+        // whose log then passes its threshold (256 frames) as well.
         let embedding = (0..<384).map { Float($0) / 384 }
-        for unit in 0..<25 {
+        for unit in 0..<50 {
             try await store.execute((0..<100).map { i in
-                (.addMemory(MemoryCreation(id: "m\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: embedding)), Envelope())
+                (.addMemory(MemoryCreation(id: "m\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: unit < 25 ? embedding : nil)), Envelope())
             })
+            try await store.waitForProjections()
         }
         let shard = dir.store + "/shards/shard_00.sqlite"
         let catalog = dir.store + "/catalog.sqlite"
@@ -34,6 +37,35 @@ import Testing
         }
         #expect(size(shard) >= 2 << 20, "the shard's rows reached its database file while open")
         #expect(size(catalog) >= 64 << 10, "so did the catalog's")
+        try await store.close()
+    }
+
+    /// A checkpoint runs per threshold of frames committed, not on every tick once the
+    /// `-wal` file is large: SQLite reuses the file without shrinking it, and a check of its
+    /// size ran a checkpoint (two fsyncs per database) every 5 ms for the rest of the run.
+    @Test func anIdleStoreRunsNoCheckpoints() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var configuration = StoreConfiguration()
+        configuration.shardCount = 1
+        configuration.durability = .none
+        let store = try await ShardStore.open(at: dir.store, configuration: configuration)
+        try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")))
+        let embedding = (0..<384).map { Float($0) / 384 }
+        for unit in 0..<25 {
+            try await store.execute((0..<100).map { i in
+                (.addMemory(MemoryCreation(id: "m\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: embedding)), Envelope())
+            })
+        }
+        let checkpoint = try #require(store.projection(forShard: "shard_00")).checkpoint
+        // Let the thread catch up with what was written (it ticks every 5 ms).
+        try await Task.sleep(for: .milliseconds(300))
+        let before = checkpoint.runCount
+        #expect(before >= 1, "about 4 MiB of log was written: at least one checkpoint ran")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(checkpoint.runCount == before, "nothing was written: no checkpoint ran (about 60 ticks passed)")
+        // About 4 MiB at 1 MiB per checkpoint (and the log's restarts): a handful, not one per tick.
+        #expect(before <= 8, "\(before) checkpoints for about 4 MiB of log")
         try await store.close()
     }
 }

@@ -157,7 +157,7 @@ import Testing
             for statistics in try store.statistics() {
                 #expect(statistics.appliedLSN >= touched[statistics.id] ?? .zero, "\(note): \(statistics.id) caught up")
             }
-            try expectOneHome(store, note)
+            try await expectOneHome(store, note)
             let live = try store.digests()
             try await store.rebuild()
             #expect(try store.digests() == live, "\(note): rebuild equals live")
@@ -217,12 +217,12 @@ import Testing
                 }
             }
             for shard in store.shardIDs { #expect(try store.stagedRowCount(on: shard) == 0, "\(note): staged rows left on \(shard)") }
-            try expectOneHome(store, note)
+            try await expectOneHome(store, note)
             // A drain the crash cut short can be finished.
             if let drained, store.shards().first(where: { $0.id == drained })?.status == .draining {
                 try await store.drainShard(drained)
                 #expect(store.shards().first { $0.id == drained }?.status == .removed, "\(note): drained to the end")
-                try expectOneHome(store, note + " after finishing the drain")
+                try await expectOneHome(store, note + " after finishing the drain")
             }
             let live = try store.digests()
             try await store.rebuild()

@@ -166,12 +166,12 @@ import Testing
             }
             #expect(Dictionary(uniqueKeysWithValues: store.shards().map { ($0.id, $0.status) }) == model.status, "\(note): shard statuses")
             for (memory, home) in model.homes { #expect(store.withState { $0.memories[memory]?.home } == home, "\(note): home of \(memory)") }
-            try expectOneHome(store, note)
+            try await expectOneHome(store, note)
             if step % 10 == 0 { try expectReadsMatch(store, data, note) }
         }
         for id in model.unfinished.keys.sorted() { _ = try await store.resumeMigration(id) }
         try expectReadsMatch(store, data, "seed \(seed) end")
-        try expectOneHome(store, "seed \(seed) end")
+        try await expectOneHome(store, "seed \(seed) end")
         try await expectRebuildEqualsLive(store, dir, "seed \(seed) end")
         try await store.close()
         let reopened = try await ShardStore.open(at: dir.store)

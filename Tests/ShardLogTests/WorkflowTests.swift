@@ -37,8 +37,8 @@ func expectReadsMatch(_ store: ShardStore, _ model: ReferenceModel, _ note: Stri
 }
 
 /// Exactly one home, checked in the databases themselves (DESIGN invariant 7).
-func expectOneHome(_ store: ShardStore, _ note: String) throws {
-    let validation = try store.validatePlacement()
+func expectOneHome(_ store: ShardStore, _ note: String) async throws {
+    let validation = try await store.validatePlacement()
     #expect(validation.problem == nil, "\(note): \(validation.problem ?? "")")
 }
 
@@ -80,7 +80,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         #expect(migration.phase == .completed && migration.rowsCopied == 1 + 30 + 1 + 3)
         #expect(store.shardForPersona("p1") == target)
         try expectReadsMatch(store, model, "after the migration")
-        try expectOneHome(store, "after the migration")
+        try await expectOneHome(store, "after the migration")
         #expect(try store.digests()[source] != sourceDigestBefore, "the source lost the persona's rows")
         let ops = try store.loggedOps(after: before)
         #expect(ops.first == "migrationStarted" && ops.suffix(4) == ["migrationVerify", "migrationVerified", "migrationCutOver", "migrationCompleted"])
@@ -137,7 +137,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         #expect(migration.phase == .completed)
         #expect(store.shardForPersona("p2") == target)
         try expectReadsMatch(store, model, "after a migration with writes during the copy")
-        try expectOneHome(store, "after")
+        try await expectOneHome(store, "after")
         try await expectRebuildEqualsLive(store, dir, "after")
         try await store.close()
     }
@@ -222,7 +222,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         #expect(!FileManager.default.fileExists(atPath: dir.store + "/shards/shard_01.sqlite"), "a removed shard's database goes")
         #expect(store.shards().allSatisfy { $0.status != .active || $0.personas > 0 || $0.id == "shard_04" })
         try expectReadsMatch(store, model, "after the drain")
-        try expectOneHome(store, "after the drain")
+        try await expectOneHome(store, "after the drain")
         // New personas go to active shards only.
         for i in 0..<20 {
             try await store.execute(.createPersona(PersonaCreation(id: "new\(i)", shard: "", name: "N")))
@@ -257,7 +257,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         print("rebalance: \(plan.moves.count) moves; imbalance \(String(format: "%.3f", before.imbalance)) -> \(String(format: "%.3f", after.imbalance))")
         #expect(after.imbalance <= 1.2)
         try expectReadsMatch(store, model, "after the rebalance")
-        try expectOneHome(store, "after the rebalance")
+        try await expectOneHome(store, "after the rebalance")
         #expect(try await store.applyRebalance() == nil, "nothing more to do")
         try await store.rollbackRebalance(plan.id)
         #expect(store.plan(id: plan.id)?.phase == .rolledBack)
@@ -308,7 +308,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         case .leave: #expect(after.phase == .copying && reopened.shardForPersona("p1") == source)
         }
         try expectReadsMatch(reopened, model, "reopened with \(policy)")
-        try expectOneHome(reopened, "reopened with \(policy)")
+        try await expectOneHome(reopened, "reopened with \(policy)")
         try await expectRebuildEqualsLive(reopened, dir, "reopened with \(policy)")
         try await reopened.close()
     }
@@ -339,7 +339,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         _ = await service.result
         #expect(completed != nil, "the service applied a plan")
         #expect(try store.rebalanceAnalysis().imbalance <= 1.2)
-        try expectOneHome(store, "after the automatic rebalance")
+        try await expectOneHome(store, "after the automatic rebalance")
         try await store.close()
     }
 
@@ -370,7 +370,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         #expect(Set(done.map(\.id)).count == 3, "each got its own id")
         for (persona, target) in targets { #expect(store.shardForPersona(persona) == target) }
         try expectReadsMatch(store, model, "after concurrent migrations")
-        try expectOneHome(store, "after concurrent migrations")
+        try await expectOneHome(store, "after concurrent migrations")
         try await expectRebuildEqualsLive(store, dir, "after concurrent migrations")
         try await store.close()
     }

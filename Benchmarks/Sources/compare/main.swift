@@ -36,7 +36,7 @@ if let index = arguments.firstIndex(of: "--render"), arguments.count > index + 1
 let quick = arguments.contains("--quick")
 let outputPath = arguments.firstIndex(of: "--output").map { arguments[$0 + 1] } ?? "compare.json"
 let runs = quick ? 1 : 5
-let window: Duration = quick ? .seconds(1) : .seconds(2)
+let window: Duration = arguments.firstIndex(of: "--window").map { .seconds(Int(arguments[$0 + 1])!) } ?? (quick ? .seconds(1) : .seconds(2))
 let personaCount = 64
 let work = NSTemporaryDirectory() + "/shardlog-compare-\(getpid())"
 try? FileManager.default.removeItem(atPath: work)
@@ -98,6 +98,14 @@ func shardLogWrites(shards: Int, durability: Durability, writers: Int, run: Int)
     let rate = Double(counts) / seconds(ContinuousClock.now - start)
     try await store.close()
     return rate
+}
+
+if let index = arguments.firstIndex(of: "--writes-profile") {
+    // For perf: one ShardLog durable-write figure alone, `--writes-profile WRITERS always|none [--window S]`.
+    let writers = Int(arguments[index + 1])!
+    let durability: Durability = arguments[index + 2] == "none" ? .none : .always
+    print(String(format: "%.0f ops/s", try await shardLogWrites(shards: 4, durability: durability, writers: writers, run: 0)))
+    exit(0)
 }
 
 /// Runs `writers` threads until `window` has passed; each calls `body(writer, i)` in turn.

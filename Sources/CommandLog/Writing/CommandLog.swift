@@ -471,6 +471,7 @@ public final class AppendTicket: @unchecked Sendable {
     private let lock = NSLock()
     private var result: Result<ClosedRange<LSN>, CommandLogError>?
     private var waiter: CheckedContinuation<Result<ClosedRange<LSN>, CommandLogError>, Never>?
+    private var observer: (@Sendable (Result<ClosedRange<LSN>, CommandLogError>) -> Void)?
 
     init(range: ClosedRange<LSN>) { self.range = range }
 
@@ -478,9 +479,29 @@ public final class AppendTicket: @unchecked Sendable {
         lock.lock()
         result = outcome
         let waiting = waiter
+        let observing = observer
         waiter = nil
+        observer = nil
         lock.unlock()
+        // The observer first: whatever it records is in place when `wait()` returns.
+        observing?(outcome)
         waiting?.resume(returning: outcome)
+    }
+
+    /// Calls `body` with the outcome once the unit is as durable as promised (or failed),
+    /// before `wait()` returns; at once, on this thread, when it already is. Otherwise it
+    /// runs on the log's writer thread, so it must be quick and must not wait. One
+    /// observer per ticket.
+    public func onCompletion(_ body: @escaping @Sendable (Result<ClosedRange<LSN>, CommandLogError>) -> Void) {
+        lock.lock()
+        if let result {
+            lock.unlock()
+            body(result)
+            return
+        }
+        precondition(observer == nil, "one observer per ticket")
+        observer = body
+        lock.unlock()
     }
 
     /// Returns the LSNs once the unit is as durable as the log's configuration promises,

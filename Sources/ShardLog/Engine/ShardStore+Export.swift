@@ -23,6 +23,7 @@ public struct LoggedEntry: Sendable {
 extension ShardStore {
     /// Every entity of every shard, shard by shard, streamed (memory stays bounded).
     public func forEachEntity(_ body: (StoredEntity) throws -> Void) throws {
+        try settle()
         for shard in shardIDs {
             guard let projection = projection(forShard: shard) else { continue }
             try projection.pool.read { db in

@@ -33,6 +33,8 @@ public final class ShardStore: @unchecked Sendable {
     private var maintenance = false
     /// Personas whose writes wait while a migration takes a consistent batch (WF-023).
     private var heldPersonas: Set<String> = []
+    /// While above zero every write waits (`withWritesPaused`).
+    private var writePauses = 0
     /// For personas being migrated: the last LSN that touched each of their rows (WF-023),
     /// by row key (`p:`, `m:`, `c:` and the id). Not logged: a driver's working memory.
     private var touches: [String: [String: LSN]] = [:]
@@ -67,7 +69,15 @@ public final class ShardStore: @unchecked Sendable {
         self.nextLSN = log.lastLSN.next
         // The next LSN to apply is the log's next: `open` brings every projection up to the
         // log (catch-up) before the first write, whatever LSN the catalog had reached.
-        self.applier = Applier(nextLSN: log.lastLSN.next) { [unowned self] units in try self.write(units) }
+        self.applier = Applier(nextLSN: log.lastLSN.next) { [unowned self] units in
+            do {
+                try self.write(units)
+            } catch {
+                // ENG-005: the projections no longer follow the log.
+                self.poison(ShardLogError.from(error, directory: self.dataDirectory))
+                throw error
+            }
+        }
         CheckpointThread.shared.register(self)
     }
 
@@ -233,7 +243,7 @@ public final class ShardStore: @unchecked Sendable {
         }
         if let refusal { throw ShardLogError.unavailable(refusal) }
         defer { lock.withLock { maintenance = false } }
-        await applier.waitUntilIdle()
+        await waitUntilAllApplied()
         let targets = shards ?? shardIDs
         for shard in targets where projection(forShard: shard) == nil { throw ShardLogError.notFound(kind: "shard", id: shard) }
         try rebuildInPlace(shards: targets, through: log.lastLSN, progress: progress)
@@ -277,7 +287,8 @@ public final class ShardStore: @unchecked Sendable {
     /// Validates, appends and applies `commands` as one atomic unit (LOG-070): all are
     /// valid and appended, or none is (CMD-014). Returns each command's LSN; a command whose
     /// command id is already in the log is not appended again and gets its first LSN (CMD-016).
-    /// Returns once the commands are durable and applied, so a read that follows sees them.
+    /// Returns once the commands are durable (ENG-003); they are applied to the projections
+    /// right after, and any read that follows waits for that, so it sees them.
     @discardableResult
     public func execute(_ commands: [(Command, Envelope)]) async throws -> [LSN] {
         for (index, (command, _)) in commands.enumerated() {
@@ -285,7 +296,7 @@ public final class ShardStore: @unchecked Sendable {
                 throw ShardLogError.invalidCommand(index: index, op: command.op, reason: "appended by the engine's workflows only (WF-003)")
             }
         }
-        return try await submit(commands)
+        return try await submit(commands, waitForApply: false)
     }
 
     /// Thrown by `submit` when its `check` fails: the caller reads again and retries.
@@ -295,10 +306,13 @@ public final class ShardStore: @unchecked Sendable {
     /// the store's lock just before the commands are staged, with the rows touched so far
     /// (WF-023); when it returns false nothing is appended and `StaleRead` is thrown.
     /// `deferSync`: the unit's sync may wait a moment for other writes' (LOG-095) — for a
-    /// migration's copy steps, which only the migration waits on.
+    /// migration's copy steps, which only the migration waits on. `waitForApply`: return only
+    /// once the unit is applied to the projections (the workflows read them next); otherwise
+    /// once it is durable (ENG-003), or applied when the applier is backlogged.
     @discardableResult
     func submit(
-        _ commands: [(Command, Envelope)], deferSync: Bool = false, check: (([String: [String: LSN]]) -> Bool)? = nil
+        _ commands: [(Command, Envelope)], deferSync: Bool = false, waitForApply: Bool = true,
+        check: (([String: [String: LSN]]) -> Bool)? = nil
     ) async throws -> [LSN] {
         guard !commands.isEmpty else { return [] }
         while true {
@@ -317,7 +331,7 @@ public final class ShardStore: @unchecked Sendable {
             } catch let error as CommandLogError {
                 throw ShardLogError.log(error)
             }
-            guard case .submitted(let ticket, let results, let effects, let staged) = prepared else {
+            guard case .submitted(let ticket, let results, let staged) = prepared else {
                 if case .alreadyLogged(let results) = prepared { return results }
                 preconditionFailure("unreachable")
             }
@@ -330,11 +344,9 @@ public final class ShardStore: @unchecked Sendable {
                 throw ShardLogError.log(error)
             }
             let applyStart = ContinuousClock.now
-            do {
-                try await applier.apply(Applier.Unit(range: ticket.range, effects: effects))
-            } catch {
-                poison(error)
-                throw error
+            // The ticket handed the unit to the applier when it completed (ENG-003).
+            if waitForApply || applier.isBacklogged {
+                try await applier.waitUntilApplied(through: ticket.range.upperBound)
             }
             if Rebuilder.tracing, ContinuousClock.now - durableStart > .microseconds(1500) {
                 Rebuilder.trace("slow write \(commands.first!.0.op): durable \(applyStart - durableStart), applied \(ContinuousClock.now - applyStart)", ContinuousClock.now - durableStart)
@@ -347,7 +359,7 @@ public final class ShardStore: @unchecked Sendable {
     private enum Prepared {
         /// Every command's id was already in the log (CMD-016).
         case alreadyLogged([LSN])
-        case submitted(AppendTicket, [LSN], [(lsn: LSN, effects: Effects)], [Command])
+        case submitted(AppendTicket, [LSN], [Command])
     }
 
     /// Validate → route → submit, under the lock, so LSN order is validation order.
@@ -359,6 +371,7 @@ public final class ShardStore: @unchecked Sendable {
         if let failure { throw failure }
         if closed { throw ShardLogError.unavailable("the store is closed") }
         if maintenance { throw Retry.maintenance }
+        if writePauses > 0 { throw Retry.held }
         if !heldPersonas.isEmpty {
             for (command, _) in commands where state.personasTouched(by: command).contains(where: heldPersonas.contains) { throw Retry.held }
         }
@@ -384,9 +397,17 @@ public final class ShardStore: @unchecked Sendable {
             throw error
         }
         precondition(ticket.range.lowerBound == nextLSN, "the engine is the log's only writer")
+        // ENG-003: the unit goes to the applier the moment it is durable, from the log's thread.
+        let unit = Applier.Unit(range: ticket.range, effects: effects)
+        ticket.onCompletion { [applier] outcome in
+            switch outcome {
+            case .success: applier.handOver(unit)
+            case .failure(let error): applier.fail(.log(error))
+            }
+        }
         nextLSN = ticket.range.upperBound.next
         recordTouches(effects)
-        return .submitted(ticket, results.map { $0! }, effects, appended)
+        return .submitted(ticket, results.map { $0! }, appended)
     }
 
     /// WF-023: remembers which rows of migrating personas each command changed.
@@ -415,13 +436,48 @@ public final class ShardStore: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` with every new write waiting and every staged write applied, so the
+    /// projections hold exactly what `state` says (for checks that compare the two).
+    func withWritesPaused<T>(_ body: (StoreState) throws -> T) async throws -> T {
+        let staged = lock.withLock {
+            writePauses += 1
+            return LSN(nextLSN.rawValue - 1)
+        }
+        defer { lock.withLock { writePauses -= 1 } }
+        try await applier.waitUntilApplied(through: staged)
+        return try body(withState { $0 })
+    }
+
     func release(_ personaID: String) {
         _ = lock.withLock { heldPersonas.remove(personaID) }
     }
 
-    /// Waits until every command up to `lsn` is applied to the projections.
+    /// Waits until every command up to `lsn` is applied to the projections (or the applier
+    /// failed, which the next write reports).
     func waitUntilApplied(through lsn: LSN) async {
-        await applier.waitUntilApplied(through: lsn)
+        try? await applier.waitUntilApplied(through: lsn)
+    }
+
+    /// Waits until every command staged so far is applied (before a rebuild or close; the
+    /// caller has stopped new writes).
+    private func waitUntilAllApplied() async {
+        await waitUntilApplied(through: lock.withLock { LSN(nextLSN.rawValue - 1) })
+    }
+
+    /// ENG-003: every public read first waits until every write that had returned is
+    /// applied (read-your-writes); usually there is nothing to wait for. Throws why the
+    /// projections stopped following the log, when they did (ENG-005).
+    func settle() throws {
+        try applier.settle()
+    }
+
+    /// Returns once every write that has returned is applied to the projections, or throws
+    /// why they stopped following the log (ENG-005: the writes are in the log, and a reopen
+    /// applies them). Reads do this by themselves; call it to learn, before going on, that
+    /// the projections took everything — as `shardlog apply` does before it reports.
+    public func waitForProjections() async throws {
+        let last = lock.withLock { LSN(nextLSN.rawValue - 1) }
+        try await applier.waitUntilApplied(through: last)
     }
 
     private func poison(_ error: ShardLogError) {
@@ -586,12 +642,16 @@ public final class ShardStore: @unchecked Sendable {
             return closed
         }
         if wasClosed { return }
-        await applier.waitUntilIdle()
+        // ENG-003: what was acknowledged is applied before the databases close; when the
+        // projections failed, the store still closes and then says why (a reopen catches up).
+        var applyFailure: (any Error)?
+        do { try await waitForProjections() } catch { applyFailure = error }
         eventHub.finish()
         do { try log.close() } catch let error as CommandLogError { throw ShardLogError.log(error) }
         CheckpointThread.shared.unregister(self)
         for projection in projections.values { try projection.close() }
         try catalog.close()
+        if let applyFailure { throw applyFailure }
     }
 
     // MARK: - Reading
@@ -615,12 +675,14 @@ public final class ShardStore: @unchecked Sendable {
     public func shardForPersona(_ id: String) -> String? { withState { $0.personas[id]?.shard } }
 
     public func persona(id: String) throws -> Persona? {
+        try settle()
         guard let shard = shardForPersona(id), let projection = projection(forShard: shard) else { return nil }
         return try projection.persona(id: id)
     }
 
     /// Every persona, oldest first.
     public func allPersonas() throws -> [Persona] {
+        try settle()
         var all: [Persona] = []
         for shard in shardIDs { all += try projection(forShard: shard)?.personas() ?? [] }
         return all.sorted { $0.createdAt != $1.createdAt ? $0.createdAt < $1.createdAt : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
@@ -634,6 +696,7 @@ public final class ShardStore: @unchecked Sendable {
     /// A persona's memories, filtered and ordered by `query`: one shard (co-location,
     /// ROUTE-002), plus the shards holding detached memories of it (WF-040), merged.
     public func personaMemories(_ personaID: String, query: MemoryQuery = MemoryQuery()) throws -> [MemoryEntity] {
+        try settle()
         let shards = withState { $0.memoryShards(ofPersona: personaID) }
         guard let first = shards.first, let projection = projection(forShard: first) else {
             throw ShardLogError.notFound(kind: "persona", id: personaID)
@@ -650,12 +713,14 @@ public final class ShardStore: @unchecked Sendable {
     }
 
     public func memory(id: String) throws -> MemoryEntity? {
+        try settle()
         guard let shard = withState({ $0.shard(ofMemory: id) }), let projection = projection(forShard: shard) else { return nil }
         return try projection.memory(id: id)
     }
 
     /// Live memories of a tier across all shards, by id.
     public func memories(tier: MemoryTier, limit: Int? = nil) throws -> [MemoryEntity] {
+        try settle()
         var all: [MemoryEntity] = []
         for shard in shardIDs { all += try projection(forShard: shard)?.memories(tier: tier, limit: limit) ?? [] }
         all.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
@@ -664,11 +729,13 @@ public final class ShardStore: @unchecked Sendable {
 
     /// A conversation with its messages in order.
     public func conversation(id: String) throws -> Conversation? {
+        try settle()
         guard let shard = withState({ $0.shard(ofConversation: id) }), let projection = projection(forShard: shard) else { return nil }
         return try projection.conversation(id: id, withMessages: true)
     }
 
     public func personaConversations(_ personaID: String) throws -> [Conversation] {
+        try settle()
         guard let shard = shardForPersona(personaID), let projection = projection(forShard: shard) else {
             throw ShardLogError.notFound(kind: "persona", id: personaID)
         }
@@ -688,7 +755,8 @@ public final class ShardStore: @unchecked Sendable {
     }
 
     public func statistics() throws -> [ShardStatistics] {
-        try shardIDs.compactMap { shard in
+        try settle()
+        return try shardIDs.compactMap { shard in
             guard let projection = projection(forShard: shard) else { return nil }
             let counts = try projection.counts()
             return ShardStatistics(
@@ -700,6 +768,7 @@ public final class ShardStore: @unchecked Sendable {
 
     /// Each shard's content digest (PROJ-010).
     public func digests() throws -> [String: String] {
+        try settle()
         var result: [String: String] = [:]
         for shard in shardIDs { result[shard] = try projection(forShard: shard)?.digest() }
         return result
@@ -707,7 +776,10 @@ public final class ShardStore: @unchecked Sendable {
 
     /// The catalog's content digest (PROJ-011): shards, placements, the memory and
     /// conversation index, command ids.
-    public func catalogDigest() throws -> String { try catalog.digest() }
+    public func catalogDigest() throws -> String {
+        try settle()
+        return try catalog.digest()
+    }
 
     /// The digests of a directory written by `rebuild(asOf:into:)`: each shard's (PROJ-010)
     /// and the catalog's under the key `catalog` (PROJ-011).

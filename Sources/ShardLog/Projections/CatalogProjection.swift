@@ -36,6 +36,7 @@ final class CatalogProjection: Sendable {
 
     init(path: String) throws {
         self.path = path
+        let checkpoint = WALCheckpoint(path: path)
         var configuration = Configuration()
         configuration.maximumReaderCount = 2
         // PROJ-005: the checkpoint connection briefly holds WAL locks while it copies pages;
@@ -44,10 +45,12 @@ final class CatalogProjection: Sendable {
         configuration.label = "catalog"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")  // PROJ-005
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // After the pragma, which clears any WAL hook (the auto-checkpoint is one).
+            checkpoint.watch(db)  // PROJ-005
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        checkpoint = WALCheckpoint(path: path)
+        self.checkpoint = checkpoint
         try pool.write { db in try db.execute(sql: Self.schema) }
     }
 

@@ -18,6 +18,7 @@ final class ShardProjection: Sendable {
     init(id: String, path: String) throws {
         self.id = id
         self.path = path
+        let checkpoint = WALCheckpoint(path: path)
         var configuration = Configuration()
         configuration.maximumReaderCount = Self.readerCountMax
         // PROJ-005: the checkpoint connection briefly holds WAL locks while it copies pages;
@@ -29,9 +30,11 @@ final class ShardProjection: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // PROJ-005: checkpoints run on the store's checkpoint thread, not in a write.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // After the pragma, which clears any WAL hook (the auto-checkpoint is one).
+            checkpoint.watch(db)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        checkpoint = WALCheckpoint(path: path)
+        self.checkpoint = checkpoint
         try pool.write { db in try ShardSchema.create(db, shardID: id, withIndexes: true) }
     }
 

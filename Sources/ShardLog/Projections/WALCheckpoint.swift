@@ -1,15 +1,25 @@
 import Foundation
+import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// Checkpoints one projection's write-ahead log off the write path (PROJ-005): the
 /// projection's own connections never checkpoint (`wal_autocheckpoint = 0`), and the
 /// process's checkpoint thread calls `runIfNeeded` every 5 ms, which runs a PASSIVE
-/// checkpoint on a connection of its own once the log passes `thresholdBytes`. A PASSIVE
-/// checkpoint never blocks the writer, so a write is never held up by copying WAL pages
-/// into the database and syncing it.
+/// checkpoint on a connection of its own once `thresholdFrames` frames were committed to
+/// the log since the last checkpoint. A PASSIVE checkpoint never blocks the writer, so a
+/// write is never held up by copying WAL pages into the database and syncing it.
+///
+/// How many frames the log holds comes from `sqlite3_wal_hook` on the projection's
+/// connections (`watch`), which SQLite calls after each commit with the log's frame count —
+/// the mechanism of SQLite's own auto-checkpoint. (The size of the `-wal` file cannot tell:
+/// SQLite reuses the file from its start after a checkpoint without shrinking it, so once
+/// past the threshold it stays there, and a checkpoint — two fsyncs — ran on every tick.)
 final class WALCheckpoint: @unchecked Sendable {
-    /// 1 MiB of log (256 pages of 4 KiB).
-    static let thresholdBytes = 1 << 20
+    // @unchecked Sendable: `connection`, `closed`, `checkpointedFrames` and `runs` are
+    // guarded by `lock`; `walFrames` is atomic.
+    /// 256 frames: 1 MiB of log at SQLite's default 4 KiB page.
+    static let thresholdFrames = 256
     /// How long a projection's own connections wait on a lock the checkpointer holds (a
     /// checkpoint holds them for the time of copying at most a few MiB of pages).
     static let busyTimeout: TimeInterval = 10
@@ -17,17 +27,39 @@ final class WALCheckpoint: @unchecked Sendable {
     private let lock = NSLock()
     private var connection: OpaquePointer?
     private var closed = false
+    /// Frames in the log after the writer's last commit (set by the WAL hook).
+    private let walFrames = Atomic<Int>(0)
+    /// Frames of the log the last checkpoint had copied into the database.
+    private var checkpointedFrames = 0
+    /// Checkpoints run so far (for tests).
+    private var runs = 0
 
     init(path: String) { self.path = path }
 
-    /// Checkpoints when the log is large enough; returns whether it ran.
+    /// Installs the commit hook on one of the projection's connections (from
+    /// `prepareDatabase`). The hook holds `self` unretained: the projection owns both this
+    /// object and its pool, and commits happen only through the projection.
+    func watch(_ db: Database) {
+        sqlite3_wal_hook(db.sqliteConnection, { context, _, _, frames in
+            Unmanaged<WALCheckpoint>.fromOpaque(context!).takeUnretainedValue().walFrames.store(Int(frames), ordering: .relaxed)
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Checkpoints run so far.
+    var runCount: Int { lock.withLock { runs } }
+
+    /// Checkpoints when enough frames were committed since the last checkpoint; returns
+    /// whether it ran.
     @discardableResult
     func runIfNeeded() -> Bool {
         lock.lock()
         defer { lock.unlock() }
         guard !closed else { return false }
-        var info = stat()
-        guard stat(path + "-wal", &info) == 0, Int(info.st_size) >= Self.thresholdBytes else { return false }
+        let frames = walFrames.load(ordering: .relaxed)
+        // Fewer frames than were copied: the writer restarted the log from its start.
+        if frames < checkpointedFrames { checkpointedFrames = 0 }
+        guard frames - checkpointedFrames >= Self.thresholdFrames else { return false }
         if connection == nil {
             var db: OpaquePointer?
             guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
@@ -45,7 +77,14 @@ final class WALCheckpoint: @unchecked Sendable {
             connection = db
         }
         // Busy (a rebuild swapping the file, another checkpoint) is fine: the next tick retries.
-        _ = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        // A reader's snapshot may keep the checkpoint from copying every frame; the next
+        // tick copies the rest once it is gone.
+        var logFrames: Int32 = 0
+        var copied: Int32 = 0
+        if sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied) == SQLITE_OK, copied >= 0 {
+            checkpointedFrames = Int(copied)
+        }
+        runs += 1
         return true
     }
 

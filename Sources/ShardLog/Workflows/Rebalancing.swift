@@ -111,6 +111,7 @@ public struct RebalanceAnalysis: Hashable, Sendable {
 extension ShardStore {
     /// WF-050: the load of every active shard and of each persona on it.
     public func rebalanceAnalysis() throws -> RebalanceAnalysis {
+        try settle()
         let (active, placements, migrating) = withState { state in
             (state.activeShards, state.personas.mapValues(\.shard), Set(state.personas.filter { $0.value.migrationID != nil }.keys))
         }
@@ -178,7 +179,7 @@ extension ShardStore {
                 return self.plan(id: planID)!
             }
         }
-        let validation = try validatePlacement()
+        let validation = try await validatePlacement()
         if let problem = validation.problem {
             try await submit([(.workflow(.rebalanceStopped(planId: planID, reason: problem)), Envelope(actor: "shardlog"))])
         } else {
@@ -222,14 +223,23 @@ extension ShardStore {
 
     /// Exactly one home (DESIGN invariant 7): every persona row is on the shard its
     /// placement names and on no other; with each shard's records and digest.
-    func validatePlacement() throws -> (json: String, problem: String?) {
-        let placements = withState { $0.personas.mapValues(\.shard) }
+    /// Exactly one home (DESIGN invariant 7), checked in the databases: every placed persona
+    /// has its row on its shard and nowhere else. The rows are read with writes paused and
+    /// every staged write applied, so they are compared with the placements at one LSN.
+    func validatePlacement() async throws -> (json: String, problem: String?) {
+        let (placements, rows) = try await withWritesPaused { state in
+            var rows: [(shard: String, ids: [String])] = []
+            for id in state.shards.sorted() {
+                guard let projection = projection(forShard: id) else { continue }
+                rows.append((id, try projection.pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM personas") }))
+            }
+            return (state.personas.mapValues(\.shard), rows)
+        }
         var seen: [String: String] = [:]
         var shards: [[String: Any]] = []
         var problem: String?
-        for id in shardIDs {
+        for (id, ids) in rows {
             guard let projection = projection(forShard: id) else { continue }
-            let ids = try projection.pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM personas") }
             for persona in ids {
                 if let other = seen[persona] { problem = problem ?? "persona \(persona) is on \(other) and \(id)" }
                 seen[persona] = id
