@@ -35,6 +35,10 @@ public final class ShardStore: @unchecked Sendable {
     private var heldPersonas: Set<String> = []
     /// While above zero every write waits (`withWritesPaused`).
     private var writePauses = 0
+    /// Holds and pauses ended so far, and the writes waiting for the next end (WF-023: a
+    /// held write retries the moment a hold ends, not on a timer).
+    private var releases: UInt64 = 0
+    private var releaseWaiters: [CheckedContinuation<Void, Never>] = []
     /// For personas being migrated: the last LSN that touched each of their rows (WF-023),
     /// by row key (`p:`, `m:`, `c:` and the id). Not logged: a driver's working memory.
     private var touches: [String: [String: LSN]] = [:]
@@ -42,7 +46,11 @@ public final class ShardStore: @unchecked Sendable {
     let eventHub = EventHub()
     let configuration: StoreConfiguration
 
-    private enum Retry: Error { case maintenance, held }
+    private enum Retry: Error {
+        case maintenance
+        /// A held persona or paused writes; the number is `releases` when it was thrown.
+        case held(UInt64)
+    }
 
     /// LOG-060's envelope limits, checked before the state changes.
     static func envelopeProblem(_ envelope: Envelope) -> String? {
@@ -325,8 +333,8 @@ public final class ShardStore: @unchecked Sendable {
             } catch Retry.maintenance {
                 try await Task.sleep(for: .milliseconds(2))
                 continue
-            } catch Retry.held {
-                try await Task.sleep(for: .milliseconds(1))
+            } catch Retry.held(let seen) {
+                await waitForRelease(after: seen)
                 continue
             } catch let error as CommandLogError {
                 throw ShardLogError.log(error)
@@ -371,9 +379,9 @@ public final class ShardStore: @unchecked Sendable {
         if let failure { throw failure }
         if closed { throw ShardLogError.unavailable("the store is closed") }
         if maintenance { throw Retry.maintenance }
-        if writePauses > 0 { throw Retry.held }
+        if writePauses > 0 { throw Retry.held(releases) }
         if !heldPersonas.isEmpty {
-            for (command, _) in commands where state.personasTouched(by: command).contains(where: heldPersonas.contains) { throw Retry.held }
+            for (command, _) in commands where state.personasTouched(by: command).contains(where: heldPersonas.contains) { throw Retry.held(releases) }
         }
         if !log.canSubmit(commandCount: commands.count) { throw CommandLogError.queueFull }
         if let check, !check(touches) { throw StaleRead() }
@@ -443,13 +451,40 @@ public final class ShardStore: @unchecked Sendable {
             writePauses += 1
             return LSN(nextLSN.rawValue - 1)
         }
-        defer { lock.withLock { writePauses -= 1 } }
+        defer {
+            lock.withLock { writePauses -= 1 }
+            wakeHeldWriters()
+        }
         try await applier.waitUntilApplied(through: staged)
         return try body(withState { $0 })
     }
 
+    /// Returns once a hold or pause has ended since `releases` was `seen`.
+    private func waitForRelease(after seen: UInt64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if releases != seen || closed || failure != nil {
+                lock.unlock()
+                continuation.resume()
+                return
+            }
+            releaseWaiters.append(continuation)
+            lock.unlock()
+        }
+    }
+
+    private func wakeHeldWriters() {
+        let waiting = lock.withLock {
+            releases &+= 1
+            defer { releaseWaiters = [] }
+            return releaseWaiters
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
     func release(_ personaID: String) {
         _ = lock.withLock { heldPersonas.remove(personaID) }
+        wakeHeldWriters()
     }
 
     /// Waits until every command up to `lsn` is applied to the projections (or the applier
@@ -484,6 +519,7 @@ public final class ShardStore: @unchecked Sendable {
         lock.withLock {
             if failure == nil { failure = .unavailable("an earlier write failed (\(error)); close and reopen the store") }
         }
+        wakeHeldWriters()
     }
 
     struct Staged {
@@ -642,6 +678,7 @@ public final class ShardStore: @unchecked Sendable {
             return closed
         }
         if wasClosed { return }
+        wakeHeldWriters()  // they retry and learn the store is closed
         // ENG-003: what was acknowledged is applied before the databases close; when the
         // projections failed, the store still closes and then says why (a reopen catches up).
         var applyFailure: (any Error)?
