@@ -108,6 +108,14 @@ if let index = arguments.firstIndex(of: "--writes-profile") {
     exit(0)
 }
 
+if let index = arguments.firstIndex(of: "--make-store") {
+    // For profiling verify and rebuild: the read figures' store, `--make-store MEMORIES DIR`.
+    let memories = Int(arguments[index + 1])!
+    try await loadStore(at: arguments[index + 2], GeneratedWorkload.Parameters(
+        personas: memories / 1_000, memoriesPerPersona: 1_000, conversationsPerPersona: 2, seed: 7))
+    exit(0)
+}
+
 /// Runs `writers` threads until `window` has passed; each calls `body(writer, i)` in turn.
 /// Returns operations per second.
 func threadedWrites(writers: Int, _ body: @escaping @Sendable (Int, Int) throws -> Void) -> Double {

@@ -63,7 +63,9 @@ public struct LogReader: Sendable {
     /// return a reason to reject it (LOG-061).
     public func verify(validator: ((CommandView) -> String?)? = nil) throws -> LogSummary {
         var rejection: (LSN, String)?
-        let summary = try traverse(from: LSN(1), through: nil, decodeAll: true) { view in
+        // LOG-122: verify's caller does little per command, so frames are decompressed here
+        // rather than on the reading thread, which keeps CRC and the chain hash: both cores.
+        let summary = try traverse(from: LSN(1), through: nil, decodeAll: true, decompressHere: true) { view in
             if rejection == nil, let validator, let reason = validator(view) { rejection = (view.lsn, reason) }
         }
         if let (lsn, reason) = rejection {
@@ -87,8 +89,10 @@ public struct LogReader: Sendable {
     }
 
     /// Reads frames on a `Prefetcher` thread and delivers their records here, in order.
+    /// `decompressHere`: the reading thread queues frames as stored and the caller's thread
+    /// decompresses them (for callers that do little per command).
     private func traverse(
-        from: LSN, through: LSN?, decodeAll: Bool, _ body: (CommandView) throws -> Void
+        from: LSN, through: LSN?, decodeAll: Bool, decompressHere: Bool = false, _ body: (CommandView) throws -> Void
     ) throws -> LogSummary {
         let prefetcher = Prefetcher()
         let reader = self
@@ -100,8 +104,13 @@ public struct LogReader: Sendable {
         let thread = Thread {
             do {
                 summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll) { header, position, scanner in
-                    // Decompressed straight into a buffer the queue hands over: no copy.
                     var bytes = prefetcher.recycledBuffer()
+                    if decompressHere && header.flags.contains(.lz4) {
+                        scanner.storedPayload(into: &bytes)
+                        try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: bytes, count: header.storedSize, compressed: true))
+                        return nil
+                    }
+                    // Decompressed straight into a buffer the queue hands over: no copy.
                     if let problem = scanner.rawPayload(header, into: &bytes) { return problem }
                     try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: bytes, count: header.rawSize))
                     return nil
@@ -118,7 +127,25 @@ public struct LogReader: Sendable {
             prefetcher.cancel()
             producer.wait()
         }
+        let lz4 = decompressHere ? LZ4Codec() : nil
+        var decompressed: [UInt8] = []
         while var frame = try prefetcher.take() {
+            if frame.compressed, let lz4 {
+                // The same check, with the same message, as the reading thread's (LOG-021).
+                let rawSize = frame.header.rawSize
+                if decompressed.count < rawSize { decompressed = [UInt8](repeating: 0, count: rawSize) }
+                let problem = frame.raw.withUnsafeBytes { source in
+                    decompressed.withUnsafeMutableBytes { target in
+                        lz4.decompress(
+                            UnsafeRawBufferPointer(rebasing: source[0..<frame.count]),
+                            into: UnsafeMutableRawBufferPointer(rebasing: target[0..<rawSize]))
+                    }
+                }
+                if let problem { throw CommandLogError.corruption(frame.position, reason: problem) }
+                prefetcher.recycle(&frame.raw)
+                swap(&frame.raw, &decompressed)
+                frame.count = rawSize
+            }
             let problem = try frame.raw.withUnsafeBytes { buffer in
                 let raw = UnsafeRawBufferPointer(rebasing: buffer[0..<frame.count])
                 return try CommandView.forEach(in: raw, count: frame.header.count, firstLSN: frame.header.firstLSN) { view in
@@ -127,7 +154,11 @@ public struct LogReader: Sendable {
                 }
             }
             if let problem { throw CommandLogError.corruption(frame.position, reason: problem) }
-            prefetcher.recycle(&frame.raw)
+            if frame.compressed {
+                swap(&frame.raw, &decompressed)  // keep the decompression buffer
+            } else {
+                prefetcher.recycle(&frame.raw)
+            }
         }
         producer.wait()
         return summary
@@ -247,6 +278,8 @@ final class Prefetcher: @unchecked Sendable {
         /// The payload is `raw[0..<count]` (a reused buffer may be longer).
         var raw: [UInt8]
         var count: Int
+        /// `raw` holds the payload as stored (LZ4), for the caller to decompress.
+        var compressed = false
     }
     private struct Cancelled: Error {}
 
