@@ -24,6 +24,18 @@ let package = Package(
             path: "Benchmarks/CommandLogBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // package-benchmark suites: the engine's hot paths with allocation counts (BENCH-080).
+        .executableTarget(
+            name: "HotPathBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "CommandLog", package: "ShardLog"),
+                .product(name: "ShardLog", package: "ShardLog"),
+                "BenchmarkSupport",
+            ],
+            path: "Benchmarks/HotPathBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
         // The figures of the README: ShardLog against the machine's own ceilings, as ratios
         // measured in the same run.
         .executableTarget(
