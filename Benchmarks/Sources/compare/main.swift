@@ -3,6 +3,8 @@
 //                               database at synchronous=FULL, N SQLite databases without a
 //                               log, and the machine's group-commit ceiling
 //   bulk import (BENCH-020)     ShardLog against N SQLite databases without a log
+//   hot migration (BENCH-070)   write latency to a persona during its migration against
+//                               the same writes without one
 // Each figure is the median of 5 runs (1 with --quick), with the smallest and largest.
 //
 //   swift run -c release compare [--quick] [--output FILE]
@@ -305,6 +307,24 @@ func microseconds<T>(_ body: () throws -> T) rethrows -> (Double, T) {
     let start = ContinuousClock.now
     let value = try body()
     return (seconds(ContinuousClock.now - start) * 1e6, value)
+}
+
+// MARK: - BENCH-070 hot migration under concurrent writes (BenchmarkSupport/HotMigration.swift)
+
+do {
+    let hot = try await HotMigration(directory: fresh("hot"), hotMemories: quick ? 2_000 : 10_000, baselineSeconds: quick ? 1 : 3)
+    var rounds: [HotMigration.Round] = []
+    for index in 0..<(quick ? 1 : 3) { rounds.append(try await hot.round(index)) }
+    try await hot.close()
+    let failed = rounds.reduce(0) { $0 + $1.failures }
+    precondition(failed == 0, "\(failed) writes failed during the hot migrations")
+    report("hot migration of \(rounds[0].rowsCopied) rows: write p99 during it", rounds.map { $0.p99During * 1e3 }, "µs",
+           baseline: rounds.map { $0.p99Without * 1e3 }, baselineName: "the same writes without one (lower is better)", goal: "≤ 2.0",
+           key: "migration/p99")
+    report("  write p50 during it", rounds.map { $0.p50During * 1e3 }, "µs", baseline: rounds.map { $0.p50Without * 1e3 },
+           baselineName: "without one", key: "migration/p50")
+    report("  the migration itself (\(rounds.reduce(0) { $0 + $1.writesDuring }) writes meanwhile, none failed)", rounds.map(\.seconds), "s",
+           key: "migration/seconds")
 }
 
 var readSizes: [Int] = []
