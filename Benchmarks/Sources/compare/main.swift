@@ -118,6 +118,18 @@ if let index = arguments.firstIndex(of: "--make-store") {
     exit(0)
 }
 
+if let index = arguments.firstIndex(of: "--persona-profile") {
+    // For perf: getPersona on a store made by --make-store, `--persona-profile DIR`.
+    let store = try await ShardStore.open(at: arguments[index + 1])
+    let ids = try store.allPersonas().map(\.id)
+    let start = ContinuousClock.now
+    var found = 0
+    for i in 0..<200_000 { found += try store.persona(id: ids[i % ids.count]) == nil ? 0 : 1 }
+    print(String(format: "%.1f µs per getPersona (%d found)", seconds(ContinuousClock.now - start) / 200_000 * 1e6, found))
+    try await store.close()
+    exit(0)
+}
+
 /// Runs `writers` threads until `window` has passed; each calls `body(writer, i)` in turn.
 /// Returns operations per second.
 func threadedWrites(writers: Int, _ body: @escaping @Sendable (Int, Int) throws -> Void) -> Double {

@@ -97,15 +97,15 @@ extension ShardProjection {
     }
 
     func persona(id: String) throws -> Persona? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM personas WHERE id = ?", arguments: [id]).map(Self.persona) }
+        try pool.read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM personas WHERE id = ?"), arguments: [id]).map(Self.persona) }
     }
 
     func personas() throws -> [Persona] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM personas ORDER BY created_at, id").map(Self.persona) }
+        try pool.read { db in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM personas ORDER BY created_at, id")).map(Self.persona) }
     }
 
     func memory(id: String) throws -> MemoryEntity? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.memoryColumns) FROM memories WHERE id = ?", arguments: [id]).map(Self.memory) }
+        try pool.read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.memoryColumns) FROM memories WHERE id = ?"), arguments: [id]).map(Self.memory) }
     }
 
     func memories(personaID: String, query: MemoryQuery) throws -> [MemoryEntity] {
@@ -128,24 +128,23 @@ extension ShardProjection {
         arguments += [query.limit ?? -1, query.offset]
         let statement = sql
         let boundArguments = arguments
-        return try pool.read { db in try Row.fetchAll(db, sql: statement, arguments: boundArguments).map(Self.memory) }
+        return try pool.read { db in try Row.fetchAll(db.cachedStatement(sql: statement), arguments: boundArguments).map(Self.memory) }
     }
 
     func memories(tier: MemoryTier, limit: Int?) throws -> [MemoryEntity] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.memoryColumns) FROM memories WHERE tier = ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.memoryColumns) FROM memories WHERE tier = ? AND deleted_at IS NULL ORDER BY id LIMIT ?"),
                              arguments: [tier.rawValue, limit ?? -1]).map(Self.memory)
         }
     }
 
     func conversation(id: String, withMessages: Bool) throws -> Conversation? {
         try pool.read { db in
-            guard var conversation = try Row.fetchOne(db, sql: "SELECT * FROM conversations WHERE id = ?", arguments: [id]).map(Self.conversation) else {
+            guard var conversation = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM conversations WHERE id = ?"), arguments: [id]).map(Self.conversation) else {
                 return nil
             }
             if withMessages {
-                conversation.messages = try Row.fetchAll(
-                    db, sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY sequence", arguments: [id]
+                conversation.messages = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY sequence"), arguments: [id]
                 ).map { row in
                     Message(sequence: row["sequence"], role: MessageRole(rawValue: row["role"]) ?? .user, content: row["content"],
                             createdAt: Timestamp(rawValue: row["created_at"]))
@@ -157,7 +156,7 @@ extension ShardProjection {
 
     func conversations(personaID: String) throws -> [Conversation] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM conversations WHERE persona_id = ? ORDER BY created_at, id", arguments: [personaID])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM conversations WHERE persona_id = ? ORDER BY created_at, id"), arguments: [personaID])
                 .map(Self.conversation)
         }
     }
