@@ -81,6 +81,28 @@ import Testing
         try await store.execute(.addMemory(MemoryCreation(id: "ok", personaId: "p", name: "n", content: "c")))
         try await store.close()
     }
+
+    /// CMD-016 with the first attempt still in flight: the retry is acknowledged only once the
+    /// first is durable (and applied), so a read after the retry sees the write.
+    @Test func aRetryWhileTheFirstIsInFlightWaitsForIt() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var configuration = smallConfiguration()
+        configuration.durability = .always
+        let store = try await ShardStore.open(at: dir.store, configuration: configuration)
+        try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")))
+        for round in 0..<20 {
+            let command = Command.addMemory(MemoryCreation(id: "m\(round)", personaId: "p", name: "n", content: "c"))
+            let envelope = Envelope(commandID: "req-\(round)")
+            async let first = store.execute(command, envelope: envelope)
+            // Give the first attempt the moment to be staged, not to be synced.
+            try await Task.sleep(for: .microseconds(50))
+            let again = try await store.execute(command, envelope: envelope)
+            #expect(try store.memory(id: "m\(round)") != nil, "round \(round): the retry returned before the write was readable")
+            #expect(try await first == again)
+        }
+        try await store.close()
+    }
 }
 
 @Suite struct EdgeValueTests {

@@ -340,7 +340,12 @@ public final class ShardStore: @unchecked Sendable {
                 throw ShardLogError.log(error)
             }
             guard case .submitted(let ticket, let results, let staged) = prepared else {
-                if case .alreadyLogged(let results) = prepared { return results }
+                if case .alreadyLogged(let results) = prepared {
+                    // CMD-016: the first attempt may still be in flight; acknowledge the retry
+                    // only once it is durable and applied (a read that follows sees it).
+                    try await applier.waitUntilApplied(through: results.max()!)
+                    return results
+                }
                 preconditionFailure("unreachable")
             }
             let durableStart = ContinuousClock.now
