@@ -17,7 +17,9 @@ public final class Figures: @unchecked Sendable {
         extra: [String: Any] = [:]
     ) {
         var entry: [String: Any] = ["name": name, "value": value, "unit": unit]
-        var line = "\(name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(String(format: valueFormat, value)) \(unit)"
+        // A whole-number format would print a ratio of 2.3 as "2": small values get two decimals.
+        let format = value < 10 && valueFormat.hasSuffix(".0f") ? "%12.2f" : valueFormat
+        var line = "\(name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(String(format: format, value)) \(unit)"
         if let baseline, let baselineName {
             entry["baseline"] = baselineName
             entry["baselineValue"] = baseline

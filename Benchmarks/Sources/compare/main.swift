@@ -331,8 +331,10 @@ do {
     let failed = rounds.reduce(0) { $0 + $1.failures }
     precondition(failed == 0, "\(failed) writes failed during the hot migrations")
     report("hot migration of \(rounds[0].rowsCopied) rows: write p99 during it", rounds.map { $0.p99During * 1e3 }, "µs",
-           baseline: rounds.map { $0.p99Without * 1e3 }, baselineName: "the same writes without one (lower is better)", goal: "≤ 2.0",
+           baseline: rounds.map { $0.p99Without * 1e3 }, baselineName: "the same writes without one (lower is better)",
            key: "migration/p99")
+    // Issue 4's figure: each round against its own baseline, the median of those ratios.
+    report("  p99 during / p99 without, per round: median", rounds.map(\.ratio), "×", goal: "≤ 2.0", key: "migration/p99-ratio")
     report("  write p50 during it", rounds.map { $0.p50During * 1e3 }, "µs", baseline: rounds.map { $0.p50Without * 1e3 },
            baselineName: "without one", key: "migration/p50")
     report("  the migration itself (\(rounds.reduce(0) { $0 + $1.writesDuring }) writes meanwhile, none failed)", rounds.map(\.seconds), "s",
