@@ -326,7 +326,7 @@ func microseconds<T>(_ body: () throws -> T) rethrows -> (Double, T) {
 do {
     let hot = try await HotMigration(directory: fresh("hot"), hotMemories: quick ? 2_000 : 10_000, baselineSeconds: quick ? 1 : 3)
     var rounds: [HotMigration.Round] = []
-    for index in 0..<(quick ? 1 : 3) { rounds.append(try await hot.round(index)) }
+    for index in 0..<(quick ? 1 : runs) { rounds.append(try await hot.round(index)) }
     try await hot.close()
     let failed = rounds.reduce(0) { $0 + $1.failures }
     precondition(failed == 0, "\(failed) writes failed during the hot migrations")
