@@ -39,9 +39,7 @@
     public static func encodeRecords(_ drafts: [CommandDraft], firstLSN: LSN) -> EncodedUnit {
         let size = drafts.reduce(0) { $0 + RecordLayout.encodedSize($1) }
         var (records, offsets) = RecordLayout.encode(drafts, totalSize: size)
-        records.withUnsafeMutableBytes { bytes in
-            for (index, offset) in offsets.enumerated() { bytes.storeLE(firstLSN.rawValue + UInt64(index), at: offset + 4) }
-        }
+        RecordLayout.assignLSNs(&records, offsets: offsets, first: firstLSN)
         return EncodedUnit(records: records, offsets: offsets, firstLSN: firstLSN)
     }
 

@@ -48,6 +48,16 @@ enum RecordLayout {
         return (records, offsets)
     }
 
+    /// Patches consecutive LSNs from `first` into records encoded by `encode` (LSNs are
+    /// assigned under the log's lock, after encoding).
+    static func assignLSNs(_ records: inout [UInt8], offsets: [Int], first: LSN) {
+        records.withUnsafeMutableBytes { bytes in
+            for (index, offset) in offsets.enumerated() {
+                bytes.storeLE(first.rawValue + UInt64(index), at: offset + 4)
+            }
+        }
+    }
+
     /// Writes the record at `offset` (LOG-060 layout); returns the offset after it.
     @inline(__always)
     static func write(_ draft: CommandDraft, lsn: LSN, into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {

@@ -159,11 +159,7 @@ public final class CommandLog: @unchecked Sendable {
         // LOG-090: LSNs in arrival order.
         let first = nextLSN
         nextLSN = nextLSN.advanced(by: drafts.count)
-        records.withUnsafeMutableBytes { bytes in
-            for (index, offset) in offsets.enumerated() {
-                bytes.storeLE(first.rawValue + UInt64(index), at: offset + 4)
-            }
-        }
+        RecordLayout.assignLSNs(&records, offsets: offsets, first: first)
         let ticket = AppendTicket(range: first...first.advanced(by: drafts.count - 1))
         pending.append(PendingUnit(records: records, recordOffsets: offsets, firstLSN: first, ticket: ticket, deferSync: deferSync))
         pendingCommandCount += drafts.count
