@@ -36,21 +36,8 @@ final class CatalogProjection: Sendable {
 
     init(path: String) throws {
         self.path = path
-        let checkpoint = WALCheckpoint(path: path)
-        var configuration = Configuration()
-        configuration.maximumReaderCount = 2
-        // PROJ-005: the checkpoint connection briefly holds WAL locks while it copies pages;
-        // a write or read that meets one waits instead of failing (GRDB's default fails at once).
-        configuration.busyMode = .timeout(WALCheckpoint.busyTimeout)
-        configuration.label = "catalog"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
-            // After the pragma, which clears any WAL hook (the auto-checkpoint is one).
-            checkpoint.watch(db)  // PROJ-005
-        }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        self.checkpoint = checkpoint
+        checkpoint = WALCheckpoint(path: path)
+        pool = try DatabasePool(path: path, configuration: checkpoint.poolConfiguration(label: "catalog", readers: 2))
         try pool.write { db in try db.execute(sql: Self.schema) }
     }
 

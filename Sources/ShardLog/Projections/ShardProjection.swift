@@ -18,23 +18,8 @@ final class ShardProjection: Sendable {
     init(id: String, path: String) throws {
         self.id = id
         self.path = path
-        let checkpoint = WALCheckpoint(path: path)
-        var configuration = Configuration()
-        configuration.maximumReaderCount = Self.readerCountMax
-        // PROJ-005: the checkpoint connection briefly holds WAL locks while it copies pages;
-        // a write or read that meets one waits instead of failing (GRDB's default fails at once).
-        configuration.busyMode = .timeout(WALCheckpoint.busyTimeout)
-        configuration.label = "shard \(id)"
-        configuration.prepareDatabase { db in
-            // PROJ-001: durability comes from the log; NORMAL keeps the file consistent.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // PROJ-005: checkpoints run on the store's checkpoint thread, not in a write.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
-            // After the pragma, which clears any WAL hook (the auto-checkpoint is one).
-            checkpoint.watch(db)
-        }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        self.checkpoint = checkpoint
+        checkpoint = WALCheckpoint(path: path)
+        pool = try DatabasePool(path: path, configuration: checkpoint.poolConfiguration(label: "shard \(id)", readers: Self.readerCountMax))
         try pool.write { db in try ShardSchema.create(db, shardID: id, withIndexes: true) }
     }
 

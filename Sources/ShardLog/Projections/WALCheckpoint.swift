@@ -46,6 +46,25 @@ final class WALCheckpoint: @unchecked Sendable {
         }, Unmanaged.passUnretained(self).toOpaque())
     }
 
+    /// A projection pool's configuration (a shard's or the catalog's): WAL at
+    /// `synchronous = NORMAL` (PROJ-001: durability comes from the log; NORMAL keeps the file
+    /// consistent), no auto-checkpoint and the commit hook (PROJ-005), and a busy timeout —
+    /// this checkpointer briefly holds WAL locks while it copies pages, and a write or read
+    /// that meets one waits instead of failing (GRDB's default fails at once).
+    func poolConfiguration(label: String, readers: Int) -> Configuration {
+        var configuration = Configuration()
+        configuration.maximumReaderCount = readers
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.label = label
+        configuration.prepareDatabase { [self] db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // After the pragma, which clears any WAL hook (the auto-checkpoint is one).
+            watch(db)
+        }
+        return configuration
+    }
+
     /// Checkpoints run so far.
     var runCount: Int { lock.withLock { runs } }
 
