@@ -64,6 +64,7 @@ final class Applier: @unchecked Sendable {
         condition.lock()
         if failure == nil { failure = error }
         let finished = takeWaitersLocked()
+        condition.broadcast()
         condition.unlock()
         for continuation in finished { continuation.resume() }
     }
@@ -123,7 +124,6 @@ final class Applier: @unchecked Sendable {
             finished.append(waiter.continuation)
             return true
         }
-        condition.broadcast()
         return finished
     }
 

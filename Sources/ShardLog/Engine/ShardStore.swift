@@ -251,7 +251,8 @@ public final class ShardStore: @unchecked Sendable {
         }
         if let refusal { throw ShardLogError.unavailable(refusal) }
         defer { lock.withLock { maintenance = false } }
-        await waitUntilAllApplied()
+        // Applied before the files are replaced; a projection failure is the next write's to report.
+        try? await waitForProjections()
         let targets = shards ?? shardIDs
         for shard in targets where projection(forShard: shard) == nil { throw ShardLogError.notFound(kind: "shard", id: shard) }
         try rebuildInPlace(shards: targets, through: log.lastLSN, progress: progress)
@@ -445,7 +446,7 @@ public final class ShardStore: @unchecked Sendable {
     func hold(_ personaID: String) -> LSN {
         lock.withLock {
             heldPersonas.insert(personaID)
-            return LSN(nextLSN.rawValue - 1)
+            return lastStagedLSNLocked
         }
     }
 
@@ -454,7 +455,7 @@ public final class ShardStore: @unchecked Sendable {
     func withWritesPaused<T>(_ body: (StoreState) throws -> T) async throws -> T {
         let staged = lock.withLock {
             writePauses += 1
-            return LSN(nextLSN.rawValue - 1)
+            return lastStagedLSNLocked
         }
         defer {
             lock.withLock { writePauses -= 1 }
@@ -498,12 +499,6 @@ public final class ShardStore: @unchecked Sendable {
         try? await applier.waitUntilApplied(through: lsn)
     }
 
-    /// Waits until every command staged so far is applied (before a rebuild or close; the
-    /// caller has stopped new writes).
-    private func waitUntilAllApplied() async {
-        await waitUntilApplied(through: lock.withLock { LSN(nextLSN.rawValue - 1) })
-    }
-
     /// ENG-003: every public read first waits until every write that had returned is
     /// applied (read-your-writes); usually there is nothing to wait for. Throws why the
     /// projections stopped following the log, when they did (ENG-005).
@@ -516,9 +511,11 @@ public final class ShardStore: @unchecked Sendable {
     /// applies them). Reads do this by themselves; call it to learn, before going on, that
     /// the projections took everything — as `shardlog apply` does before it reports.
     public func waitForProjections() async throws {
-        let last = lock.withLock { LSN(nextLSN.rawValue - 1) }
-        try await applier.waitUntilApplied(through: last)
+        try await applier.waitUntilApplied(through: lock.withLock { lastStagedLSNLocked })
     }
+
+    /// The last LSN staged (validated and submitted to the log); call with the lock held.
+    private var lastStagedLSNLocked: LSN { LSN(nextLSN.rawValue - 1) }
 
     private func poison(_ error: ShardLogError) {
         lock.withLock {
