@@ -8,25 +8,33 @@ import Testing
 /// growing with everything ever written (a WAL that is never checkpointed slows every read
 /// and, at a million commands, held gigabytes).
 @Suite struct CheckpointTests {
-    @Test func projectionLogsAreCheckpointedWhileTheStoreIsOpen() async throws {
-        let dir = TemporaryDirectory()
-        defer { dir.remove() }
+    /// A one-shard store (durability none) with a persona and `units` units of 100 memories;
+    /// the first `embedded` units carry 384-float embeddings (about 160 KiB of rows each).
+    /// With `applyEach`, each unit is applied before the next is sent.
+    func filledStore(at path: String, units: Int, embedded: Int, applyEach: Bool) async throws -> ShardStore {
         var configuration = StoreConfiguration()
         configuration.shardCount = 1
         configuration.durability = .none
-        let store = try await ShardStore.open(at: dir.store, configuration: configuration)
+        let store = try await ShardStore.open(at: path, configuration: configuration)
         try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")))
-        // About 4 MiB of rows (384-float embeddings), in units of 100: several times the
-        // 1 MiB threshold, written faster than one checkpoint tick apart. Each unit is applied
-        // before the next is sent, so each is a transaction of its own in the catalog too,
-        // whose log then passes its threshold (256 frames) as well.
         let embedding = (0..<384).map { Float($0) / 384 }
-        for unit in 0..<50 {
+        for unit in 0..<units {
             try await store.execute((0..<100).map { i in
-                (.addMemory(MemoryCreation(id: "m\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: unit < 25 ? embedding : nil)), Envelope())
+                (.addMemory(MemoryCreation(id: "m\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: unit < embedded ? embedding : nil)), Envelope())
             })
-            try await store.waitForProjections()
+            if applyEach { try await store.waitForProjections() }
         }
+        return store
+    }
+
+    @Test func projectionLogsAreCheckpointedWhileTheStoreIsOpen() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        // About 4 MiB of rows, in units of 100: several times the 1 MiB threshold, written
+        // faster than one checkpoint tick apart. Each unit is applied before the next is
+        // sent, so each is a transaction of its own in the catalog too, whose log then passes
+        // its threshold (256 frames) as well.
+        let store = try await filledStore(at: dir.store, units: 50, embedded: 25, applyEach: true)
         let shard = dir.store + "/shards/shard_00.sqlite"
         let catalog = dir.store + "/catalog.sqlite"
         func size(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
@@ -46,17 +54,7 @@ import Testing
     @Test func anIdleStoreRunsNoCheckpoints() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        var configuration = StoreConfiguration()
-        configuration.shardCount = 1
-        configuration.durability = .none
-        let store = try await ShardStore.open(at: dir.store, configuration: configuration)
-        try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")))
-        let embedding = (0..<384).map { Float($0) / 384 }
-        for unit in 0..<25 {
-            try await store.execute((0..<100).map { i in
-                (.addMemory(MemoryCreation(id: "m\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: embedding)), Envelope())
-            })
-        }
+        let store = try await filledStore(at: dir.store, units: 25, embedded: 25, applyEach: false)
         let checkpoint = try #require(store.projection(forShard: "shard_00")).checkpoint
         // Let the thread catch up with what was written (it ticks every 5 ms).
         try await Task.sleep(for: .milliseconds(300))
