@@ -29,6 +29,8 @@ let package = Package(
         ),
         // CRC-32C (Castagnoli): SSE4.2 instruction when the CPU has it, slicing-by-8 otherwise.
         .target(name: "ShardLogCRC32C"),
+        // System calls Swift's Glibc module does not export (sync_file_range).
+        .target(name: "ShardLogSys"),
         // The command log: segments, frames, group commit, recovery, verification.
         // Knows nothing of SQLite or personas (Specs/CommandLog.md).
         .target(
@@ -46,6 +48,7 @@ let package = Package(
             name: "ShardLog",
             dependencies: [
                 "CommandLog",
+                "ShardLogSys",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -2,6 +2,7 @@ import CommandLog
 import Dispatch
 import Foundation
 import GRDB
+import ShardLogSys
 
 /// Rebuilds projections from the log into fresh files (DESIGN, "Rebuild"): bulk mode
 /// (no journal, no sync, indexes created after the load), then a sync, and the caller
@@ -81,9 +82,9 @@ struct Rebuilder {
                         try shardQueues[i].write { db in
                             for effect in buffers[i] { try ShardProjection.apply(effect, in: db) }
                         }
-                        // Written back chunk by chunk while the next one is decoded, the
-                        // file's final sync has little left to do (ENG-020).
-                        try Rebuilder.syncFile(shardPaths[i])
+                        // Written back chunk by chunk while the next one is decoded, without
+                        // waiting: the file's final sync has little left to do (ENG-020).
+                        try Rebuilder.startWriteback(shardPaths[i])
                     } catch {
                         slots[i] = error
                     }
@@ -197,6 +198,15 @@ struct Rebuilder {
         guard fd >= 0 else { throw ShardLogError.database("cannot open \(path) to sync it") }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw ShardLogError.database("fsync of \(path) failed") }
+    }
+
+    /// Starts writing a file's dirty pages back without waiting (a hint: `syncFile` at the
+    /// end is what makes the file durable).
+    static func startWriteback(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ShardLogError.database("cannot open \(path) to write it back") }
+        defer { close(fd) }
+        guard shardlog_start_writeback(fd) == 0 else { throw ShardLogError.database("writeback of \(path) failed (errno \(errno))") }
     }
 
     static func syncDirectory(_ path: String) throws { try syncFile(path) }

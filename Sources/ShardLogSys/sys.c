@@ -1,0 +1,13 @@
+// System calls Swift's Glibc module does not export.
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include "ShardLogSys.h"
+
+int shardlog_start_writeback(int fd) {
+#if defined(__linux__)
+    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd;
+    return 0;
+#endif
+}
