@@ -111,9 +111,12 @@ import Testing
         }
         try Self.compareEverything(store, model, "seed \(seed) end")
         let live = try store.digests()
+        let liveState = store.withState { $0 }
         try await store.rebuild()
         let rebuilt = try store.digests()
         #expect(rebuilt == live, "seed \(seed): rebuild equals live")
+        // ENG-023: the replayed state took the live one's place; it must be the same state.
+        #expect(store.withState { $0 } == liveState, "seed \(seed): the replayed state equals the live state")
         for shard in store.shardIDs { try await store.rebuild(shards: [shard]) }
         #expect(try store.digests() == live, "seed \(seed): each shard rebuilt alone (the others' commands skimmed) equals live")
         try Self.compareEverything(store, model, "seed \(seed) after rebuild")
@@ -123,6 +126,11 @@ import Testing
         #expect(try ShardStore.digests(ofRebuiltDirectory: asOfDirectory)["catalog"] == catalog, "seed \(seed): the rebuilt catalog equals live")
         try await store.close()
         let reopened = try await ShardStore.open(at: dir.store)
+        #expect(try reopened.digests() == live)
+        // A state loaded from the catalog, then replaced by a replayed one (ENG-023).
+        let loadedState = reopened.withState { $0 }
+        try await reopened.rebuild(shards: [reopened.shardIDs[0]])
+        #expect(reopened.withState { $0 } == loadedState, "seed \(seed): the replayed state equals the state loaded from the catalog")
         #expect(try reopened.digests() == live)
         #expect(try reopened.catalogDigest() == catalog)
         try Self.compareEverything(reopened, model, "seed \(seed) reopened")

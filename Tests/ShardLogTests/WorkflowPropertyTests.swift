@@ -165,7 +165,7 @@ import Testing
                 #expect(store.shardForPersona(persona) == model.placement[persona], "\(note): placement of \(persona)")
             }
             #expect(Dictionary(uniqueKeysWithValues: store.shards().map { ($0.id, $0.status) }) == model.status, "\(note): shard statuses")
-            for (memory, home) in model.homes { #expect(store.withState { $0.memories[memory]?.home } == home, "\(note): home of \(memory)") }
+            for (memory, home) in model.homes { #expect(store.withState { $0.detachedHomes[memory] } == home, "\(note): home of \(memory)") }
             try await expectOneHome(store, note)
             if step % 10 == 0 { try expectReadsMatch(store, data, note) }
         }
@@ -176,6 +176,12 @@ import Testing
         try await store.close()
         let reopened = try await ShardStore.open(at: dir.store)
         try expectReadsMatch(reopened, data, "seed \(seed) reopened")
+        // A state loaded from the catalog (migrations, plans, detached homes), then replaced
+        // by a rebuild's replayed state (ENG-023).
+        let loadedState = reopened.withState { $0 }
+        try await reopened.rebuild(shards: [reopened.shardIDs[0]])
+        #expect(reopened.withState { $0 } == loadedState, "seed \(seed): the replayed state equals the state loaded from the catalog")
+        try expectReadsMatch(reopened, data, "seed \(seed) reopened and rebuilt")
         try await reopened.close()
     }
 }

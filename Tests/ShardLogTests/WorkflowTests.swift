@@ -47,10 +47,14 @@ func expectOneHome(_ store: ShardStore, _ note: String) async throws {
 func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ note: String) async throws {
     let live = try store.digests()
     let catalog = try store.catalogDigest()
+    let liveState = store.withState { $0 }
     try await store.rebuild()
     #expect(try store.digests() == live, "\(note): rebuild equals live")
+    // ENG-023: the replayed state took the live one's place.
+    #expect(store.withState { $0 } == liveState, "\(note): the replayed state equals the live state")
     for shard in store.shardIDs { try await store.rebuild(shards: [shard]) }
     #expect(try store.digests() == live, "\(note): each shard rebuilt alone equals live")
+    #expect(store.withState { $0 } == liveState, "\(note): the state after one-shard rebuilds equals the live state")
     let asOf = dir.path + "/as-of-\(UUID().uuidString)"
     let rebuilt = try store.rebuild(asOf: store.lastLSN, into: asOf)
     #expect(rebuilt == live, "\(note): as-of the last LSN equals live")
@@ -191,7 +195,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         await #expect(throws: ShardLogError.self, "a shard holding a detached memory cannot be removed") { try await store.removeShard(other) }
         // The persona follows to where its memory is: it is attached again.
         try await store.migratePersona("p1", to: other)
-        #expect(store.withState { $0.memories["p1-m4"]?.home } == nil)
+        #expect(store.withState { $0.detachedHomes["p1-m4"] } == nil)
         try expectReadsMatch(store, model, "the persona moved to its detached memory")
         try await expectRebuildEqualsLive(store, dir, "after memory moves")
         let reopened = try await { try await store.close(); return try await open(dir) }()

@@ -120,11 +120,11 @@ extension ShardStore {
                 throw ShardLogError.unavailable("drain of \(id) stopped: \(migration.id) \(migration.phase.rawValue) (\(migration.reason ?? ""))")
             }
         }
-        let detached = withState { state in state.memories.filter { $0.value.home == id }.map { ($0.key, $0.value.personaID) } }
+        let detached = try await withMemoryIndex { state in state.detachedHomes.filter { $0.value == id }.map { ($0.key, state.memories[$0.key]?.personaID ?? "") } }
             .sorted { Router.utf8Less($0.0, $1.0) }
         for (memory, _) in detached {
             // A memory cannot move while its persona is being migrated: finish that first.
-            guard let persona = withState({ $0.memories[memory]?.personaID }) else { continue }
+            guard let persona = try await withMemoryIndex({ $0.memories[memory]?.personaID }) else { continue }
             if let running = unfinishedMigration(ofPersona: persona) { _ = try await resumeMigration(running, progress: progress) }
             guard let home = shardForPersona(persona) else { continue }
             try await migrateMemory(memory, to: home)
@@ -325,7 +325,7 @@ extension ShardStore {
     /// Moves one memory to another shard; it is detached unless that is its persona's shard.
     @discardableResult
     public func migrateMemory(_ memoryID: String, to target: String) async throws -> MigrationWorkflow {
-        guard let (personaID, source) = withState({ state in
+        guard let (personaID, source) = try await withMemoryIndex({ state in
             state.memories[memoryID].map { ($0.personaID, state.shard(ofMemory: memoryID)!) }
         }) else { throw ShardLogError.notFound(kind: "memory", id: memoryID) }
         // One row: hold the persona's writes while it is read, so it is the row as of the append.

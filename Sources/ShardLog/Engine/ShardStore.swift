@@ -31,6 +31,12 @@ public final class ShardStore: @unchecked Sendable {
     private var applier: Applier!
     /// Set while a rebuild in place runs: writes wait.
     private var maintenance = false
+    /// Set while a rebuild in place replays without the live state's memory index (ENG-023).
+    private var memoryIndexReleased = false
+    /// Shards whose projection a rebuild is replacing; `swaps` guards it and wakes the reads
+    /// that wait for it.
+    private let swaps = NSCondition()
+    private var swapping: Set<String> = []
     /// Personas whose writes wait while a migration takes a consistent batch (WF-023).
     private var heldPersonas: Set<String> = []
     /// While above zero every write waits (`withWritesPaused`).
@@ -201,20 +207,57 @@ public final class ShardStore: @unchecked Sendable {
     }
 
     /// Rebuilds shards from the log into fresh files and swaps them in (the caller makes
-    /// sure no write is applied meanwhile). The catalog's state is not touched: a rebuild
-    /// replays with a state of its own.
+    /// sure no command is staged meanwhile, and that the live state is at `through`).
+    ///
+    /// ENG-023: a rebuild replays with a state of its own, which at `through` equals the
+    /// live one (DESIGN invariants 4 and 6). So the live state's memory index — most of a
+    /// large state — is released for the replay and the replayed state takes its place: a
+    /// rebuild holds one memory index, not two. Meanwhile the reads that need it look the
+    /// memory up in every shard (`memory(id:)`) or wait (`withMemoryIndex`). Should the
+    /// replay fail, or end elsewhere than the live state, the state is loaded from the
+    /// catalog again, as on open.
     private func rebuildInPlace(shards: [String], through: LSN, progress: RebuildProgress? = nil) throws {
         var targets: [String: String] = [:]
         for shard in shards { targets[shard] = Self.shardPath(dataDirectory, shard) + ".rebuild" }
-        _ = try Rebuilder(reader: log.reader).rebuild(
-            targets: targets, catalogPath: nil, through: through, capacityHint: withState { $0 }
-        ) { progress?($0.lsn, $0.lastLSN) }
+        let capacity = lock.withLock {
+            let capacity = state.capacity
+            state.releaseMemoryIndex()
+            memoryIndexReleased = true
+            return capacity
+        }
+        var replayed: StoreState?
+        defer {
+            let adopted = lock.withLock {
+                defer { memoryIndexReleased = false }
+                guard let replayed, replayed.lastLSN == state.lastLSN else { return false }
+                state = replayed
+                return true
+            }
+            if !adopted { reloadState() }
+        }
+        do {
+            replayed = try Rebuilder(reader: log.reader).rebuild(
+                targets: targets, catalogPath: nil, through: through, capacityHint: capacity
+            ) { progress?($0.lsn, $0.lastLSN) }
+        } catch {
+            // Nothing was swapped in: the half-written files go.
+            for path in targets.values {
+                for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            }
+            throw error
+        }
         let swapStart = ContinuousClock.now
         defer { Rebuilder.trace("swap", ContinuousClock.now - swapStart) }
         var retired: [FileHandle] = []
         defer { Self.release(retired) }
         for shard in shards {
             let path = Self.shardPath(dataDirectory, shard)
+            // Reads of this shard wait for the swap rather than find no projection (ENG-020).
+            swaps.withLock { _ = swapping.insert(shard) }
+            defer {
+                swaps.withLock { _ = swapping.remove(shard) }
+                swaps.broadcast()
+            }
             let old = lock.withLock { projections.removeValue(forKey: shard) }
             try old?.close()
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
@@ -227,6 +270,37 @@ public final class ShardStore: @unchecked Sendable {
             try Rebuilder.syncDirectory(Self.shardDirectory(dataDirectory))
             let projection = try ShardProjection(id: shard, path: path)
             lock.withLock { projections[shard] = projection }
+        }
+    }
+
+    /// Loads the state from the catalog again, when a rebuild could not hand over its replayed
+    /// state (ENG-023). The catalog is at the live state's LSN: everything staged was applied
+    /// before the rebuild, and nothing is staged while it runs. If that does not hold, or the
+    /// catalog cannot be read, the store stops taking writes until it is reopened.
+    private func reloadState() {
+        let live = lock.withLock { state.lastLSN }
+        do {
+            let loaded = try catalog.loadState()
+            guard loaded.lastLSN == live else {
+                throw ShardLogError.projectionDamaged(shard: "catalog", reason: "it is at LSN \(loaded.lastLSN), the store at \(live)")
+            }
+            lock.withLock { state = loaded }
+        } catch {
+            lock.withLock {
+                if failure == nil { failure = .unavailable("the state could not be loaded again after a rebuild (\(error)); close and reopen the store") }
+            }
+        }
+    }
+
+    /// Whether a rebuild in place is replaying without the live memory index (for tests).
+    var memoryIndexIsReleased: Bool { lock.withLock { memoryIndexReleased } }
+
+    /// Runs `body` on (a copy of) the live state once it holds its memory index: while a
+    /// rebuild in place replays without it (ENG-023), waits as writes do.
+    func withMemoryIndex<T>(_ body: (StoreState) throws -> T) async throws -> T {
+        while true {
+            if let current = lock.withLock({ memoryIndexReleased ? nil : state }) { return try body(current) }
+            try await Task.sleep(for: .milliseconds(2))
         }
     }
 
@@ -269,7 +343,7 @@ public final class ShardStore: @unchecked Sendable {
         var targets: [String: String] = [:]
         for shard in shardIDs { targets[shard] = Self.shardPath(directory, shard) }
         _ = try Rebuilder(reader: log.reader).rebuild(
-            targets: targets, catalogPath: Self.catalogPath(directory), through: through, capacityHint: withState { $0 }
+            targets: targets, catalogPath: Self.catalogPath(directory), through: through, capacityHint: withState { $0.capacity }
         ) {
             progress?($0.lsn, $0.lastLSN)
         }
@@ -462,7 +536,7 @@ public final class ShardStore: @unchecked Sendable {
             wakeHeldWriters()
         }
         try await applier.waitUntilApplied(through: staged)
-        return try body(withState { $0 })
+        return try await withMemoryIndex(body)
     }
 
     /// Returns once a hold or pause has ended since `releases` was `seen`.
@@ -696,6 +770,9 @@ public final class ShardStore: @unchecked Sendable {
     // MARK: - Reading
 
     func projection(forShard shard: String) -> ShardProjection? {
+        swaps.lock()
+        while swapping.contains(shard) { swaps.wait() }
+        swaps.unlock()
         lock.lock()
         defer { lock.unlock() }
         return projections[shard]
@@ -753,7 +830,14 @@ public final class ShardStore: @unchecked Sendable {
 
     public func memory(id: String) throws -> MemoryEntity? {
         try settle()
-        guard let shard = withState({ $0.shard(ofMemory: id) }), let projection = projection(forShard: shard) else { return nil }
+        let (shard, released) = lock.withLock { (state.shard(ofMemory: id), memoryIndexReleased) }
+        if released {
+            // ENG-023: a rebuild holds the memory index; a memory is in exactly one shard's
+            // table (DESIGN invariant 7), so asking each finds it.
+            for shard in shardIDs { if let memory = try projection(forShard: shard)?.memory(id: id) { return memory } }
+            return nil
+        }
+        guard let shard, let projection = projection(forShard: shard) else { return nil }
         return try projection.memory(id: id)
     }
 

@@ -105,7 +105,7 @@ extension StoreState {
             effects.shards.append((migration.target, .promoteStaged(personaID: personaID)))
             personas[personaID]!.shard = migration.target
             if let count = personas[personaID]!.detached.removeValue(forKey: migration.target), count > 0 {
-                for memory in personas[personaID]!.memoryIDs where memories[memory]?.home == migration.target { memories[memory]!.home = nil }
+                for memory in personas[personaID]!.memoryIDs where detachedHomes[memory] == migration.target { detachedHomes[memory] = nil }
                 effects.catalog.append(.attachMemories(personaID: personaID, shard: migration.target))
             }
             effects.catalog.append(.place(personaID: personaID, shard: migration.target))
@@ -131,17 +131,18 @@ extension StoreState {
             guard let memory = memories[memoryID] else { throw CommandRejection("no memory with id \(memoryID)") }
             guard let persona = personas[memory.personaID] else { throw CommandRejection("memory \(memoryID) has no persona") }
             if let running = persona.migrationID { throw CommandRejection("persona \(memory.personaID) is being migrated (\(running))") }
-            let home = memory.home ?? persona.shard
+            let oldHome = detachedHomes[memoryID]
+            let home = oldHome ?? persona.shard
             guard home == source else { throw CommandRejection("memory \(memoryID) is on \(home), not \(source)") }
             guard shardStatus[target] == .active else { throw CommandRejection("shard \(target) is not an active shard") }
             guard target != source else { throw CommandRejection("memory \(memoryID) is already on \(target)") }
             guard row.id == memoryID, row.personaId == memory.personaID else { throw CommandRejection("the row is not memory \(memoryID)") }
             migrationCount += 1
             let newHome: String? = target == persona.shard ? nil : target
-            if let old = memory.home { personas[memory.personaID]!.detached[old, default: 1] -= 1 }
+            if let old = oldHome { personas[memory.personaID]!.detached[old, default: 1] -= 1 }
             if personas[memory.personaID]!.detached[source] == 0 { personas[memory.personaID]!.detached[source] = nil }
             if let newHome { personas[memory.personaID]!.detached[newHome, default: 0] += 1 }
-            memories[memoryID]!.home = newHome
+            detachedHomes[memoryID] = newHome
             let migration = MigrationWorkflow(
                 memoryMove: id, memoryId: memoryID, personaId: memory.personaID, source: source, target: target, lsn: lsn, at: timestamp)
             migrations[id] = migration
@@ -231,7 +232,7 @@ extension StoreState {
     func ownership(of shard: String) -> String? {
         let placed = personas.values.filter { $0.shard == shard }.count
         if placed > 0 { return "\(placed) persona\(placed == 1 ? "" : "s")" }
-        let detached = memories.values.filter { $0.home == shard }.count
+        let detached = detachedHomes.values.filter { $0 == shard }.count
         if detached > 0 { return "\(detached) detached memor\(detached == 1 ? "y" : "ies")" }
         if let migration = migrations.values.first(where: { $0.isUnfinished && ($0.source == shard || $0.target == shard) }) {
             return "the unfinished migration \(migration.id)"

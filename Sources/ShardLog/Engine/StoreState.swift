@@ -19,11 +19,11 @@ struct StoreState: Sendable {
         /// Shards holding memories of it that are detached (WF-040), with how many.
         var detached: [String: Int] = [:]
     }
+    /// 24 bytes a memory (the id, its key, apart): a memory's home when detached lives in
+    /// `detachedHomes`, since few are (README, Limits: state per memory).
     struct MemoryEntry: Hashable, Sendable {
         var personaID: String
         var deleted: Bool
-        /// Its home when detached from its persona's shard (WF-040).
-        var home: String? = nil
     }
     struct ConversationEntry: Hashable, Sendable {
         var personaID: String
@@ -33,6 +33,8 @@ struct StoreState: Sendable {
     var initialization: StoreInitialization?
     var personas: [String: PersonaEntry] = [:]
     var memories: [String: MemoryEntry] = [:]
+    /// The home of each detached memory: a shard other than its persona's (WF-040).
+    var detachedHomes: [String: String] = [:]
     var conversations: [String: ConversationEntry] = [:]
     var activePersona: String?
     var commandIDs: [String: LSN] = [:]
@@ -78,14 +80,36 @@ struct StoreState: Sendable {
         return active.first { Router.utf8Less(chosen, $0) } ?? active.first
     }
 
-    /// Sizes the tables for as many entries as `other` has (a rebuild's replay would
-    /// otherwise grow them step by step).
-    mutating func reserveCapacity(_ other: StoreState?) {
-        guard let other else { return }
-        personas.reserveCapacity(other.personas.count)
-        memories.reserveCapacity(other.memories.count)
-        conversations.reserveCapacity(other.conversations.count)
-        commandIDs.reserveCapacity(other.commandIDs.count)
+    /// How many entries a state's tables hold: what a replay reserves up front.
+    struct Capacity: Sendable {
+        var personas = 0
+        var memories = 0
+        var conversations = 0
+        var commandIDs = 0
+    }
+
+    var capacity: Capacity {
+        Capacity(personas: personas.count, memories: memories.count, conversations: conversations.count, commandIDs: commandIDs.count)
+    }
+
+    /// Sizes the tables for `capacity` (a rebuild's replay would otherwise grow them step by
+    /// step, and hold the old and the new table at each step).
+    mutating func reserveCapacity(_ capacity: Capacity?) {
+        guard let capacity else { return }
+        personas.reserveCapacity(capacity.personas)
+        memories.reserveCapacity(capacity.memories)
+        conversations.reserveCapacity(capacity.conversations)
+        commandIDs.reserveCapacity(capacity.commandIDs)
+    }
+
+    /// Frees the memory index — every memory's entry and each persona's list of its
+    /// memories, most of a large state — for an in-place rebuild, whose replayed state
+    /// replaces this one (ENG-023). Until then this state must not apply commands or
+    /// answer questions about memories.
+    mutating func releaseMemoryIndex() {
+        memories = [:]
+        detachedHomes = [:]
+        for index in personas.indices { personas.values[index].memoryIDs = [] }
     }
 
     func personaCounts() -> [String: Int] {
@@ -97,7 +121,7 @@ struct StoreState: Sendable {
 
     /// The shard that holds a memory: its home when detached, else its persona's (ROUTE-002).
     func shard(ofMemory id: String) -> String? {
-        memories[id].flatMap { $0.home ?? personas[$0.personaID]?.shard }
+        memories[id].flatMap { detachedHomes[id] ?? personas[$0.personaID]?.shard }
     }
 
     func shard(ofConversation id: String) -> String? {
@@ -124,7 +148,7 @@ struct StoreState: Sendable {
         }
         func memory(_ id: String) -> [String]? {
             guard let entry = memories[id] else { return nil }
-            return entry.home.map { [$0] } ?? withStaging(entry.personaID, personas[entry.personaID]?.shard)
+            return detachedHomes[id].map { [$0] } ?? withStaging(entry.personaID, personas[entry.personaID]?.shard)
         }
         switch command {
         case .addMemory(let m): return withStaging(m.personaId, personas[m.personaId]?.shard)
@@ -210,7 +234,7 @@ struct StoreState: Sendable {
             }
             // Detached memories go with it (WF-040), from their homes.
             for memory in entry.memoryIDs.sorted(by: Router.utf8Less) {
-                if let home = memories[memory]?.home { effects.shards.append((home, .removeMemory(id: memory))) }
+                if let home = detachedHomes.removeValue(forKey: memory) { effects.shards.append((home, .removeMemory(id: memory))) }
                 memories[memory] = nil
             }
             for conversation in entry.conversationIDs { conversations[conversation] = nil }
@@ -341,7 +365,8 @@ struct StoreState: Sendable {
     private func liveMemory(_ id: String) throws(CommandRejection) -> MemoryPlace {
         guard let memory = memories[id] else { throw CommandRejection("no memory with id \(id)") }
         if memory.deleted { throw CommandRejection("memory \(id) is deleted") }
-        return MemoryPlace(personaID: memory.personaID, shard: memory.home ?? personas[memory.personaID]!.shard, attached: memory.home == nil)
+        let home = detachedHomes[id]
+        return MemoryPlace(personaID: memory.personaID, shard: home ?? personas[memory.personaID]!.shard, attached: home == nil)
     }
 
     /// Appends an effect on a persona's rows, and its staged twin on the target while the
@@ -385,4 +410,28 @@ struct StoreState: Sendable {
 struct CommandRejection: Error, Hashable, Sendable {
     var reason: String
     init(_ reason: String) { self.reason = reason }
+}
+
+extension StoreState: Equatable {
+    /// Equal content: every table and counter (the router is derived from them). ENG-023
+    /// hands a rebuild's replayed state over as the live one on this ground; the property
+    /// tests check it after every rebuild, from a state built live and from one loaded.
+    /// A persona's memory list is compared as a set: its order is not content (a replay
+    /// lists in log order, the catalog in id order, and nothing reads it in order —
+    /// `deletePersona` sorts it).
+    static func == (a: StoreState, b: StoreState) -> Bool {
+        func samePersonas() -> Bool {
+            guard a.personas.count == b.personas.count else { return false }
+            for (id, x) in a.personas {
+                guard var y = b.personas[id], Set(x.memoryIDs) == Set(y.memoryIDs) else { return false }
+                y.memoryIDs = x.memoryIDs
+                if x != y { return false }
+            }
+            return true
+        }
+        return a.initialization == b.initialization && a.lastLSN == b.lastLSN && a.activePersona == b.activePersona
+            && samePersonas() && a.memories == b.memories && a.detachedHomes == b.detachedHomes && a.conversations == b.conversations
+            && a.commandIDs == b.commandIDs && a.shardStatus == b.shardStatus && a.migrations == b.migrations
+            && a.plans == b.plans && a.migrationCount == b.migrationCount && a.planCount == b.planCount
+    }
 }

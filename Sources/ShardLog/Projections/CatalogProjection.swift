@@ -187,7 +187,8 @@ final class CatalogProjection: Sendable {
                 // of the id, shared by all its memories (see StoreState.apply).
                 let owner = state.personas.index(forKey: loaded)
                 let personaID = owner.map { state.personas.keys[$0] } ?? loaded
-                state.memories[id] = StoreState.MemoryEntry(personaID: personaID, deleted: row[2], home: home)
+                state.memories[id] = StoreState.MemoryEntry(personaID: personaID, deleted: row[2])
+                if let home { state.detachedHomes[id] = home }
                 if let owner {
                     state.personas.values[owner].memoryIDs.append(id)
                     if let home { state.personas.values[owner].detached[home, default: 0] += 1 }

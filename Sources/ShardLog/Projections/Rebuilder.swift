@@ -30,9 +30,9 @@ struct Rebuilder {
 
     /// Rebuilds `targets` (shard id → new file path) and, when `catalogPath` is given, the
     /// catalog, from LSN 1 through `through`. Returns the state as of `through`.
-    /// `capacityHint` (the live state, when there is one) sizes the state's tables up front.
+    /// `capacityHint` (the live state's, when there is one) sizes the state's tables up front.
     func rebuild(
-        targets: [String: String], catalogPath: String?, through: LSN, capacityHint: StoreState? = nil,
+        targets: [String: String], catalogPath: String?, through: LSN, capacityHint: StoreState.Capacity? = nil,
         progress: ((Progress) -> Void)? = nil
     ) throws -> StoreState {
         for path in targets.values + (catalogPath.map { [$0] } ?? []) {
@@ -115,33 +115,39 @@ struct Rebuilder {
         }
 
         let loopStart = ContinuousClock.now
-        try reader.forEach(from: LSN(1), through: through) { view in
-            guard failure == nil else { return }
-            do {
-                let effects = try state.replay(view, skimming: skims, targets: targetIDs)
-                // `shardStatus` only grows (a removed shard keeps its entry), so its count
-                // says when to look again; `state.shards` would sort on every command.
-                if state.shardStatus.count != shardsSeen {
-                    shardsSeen = state.shardStatus.count
-                    skims = catalogQueue == nil && state.shardStatus.keys.contains { !targetIDs.contains($0) }
+        let summary: LogSummary
+        do {
+            summary = try reader.forEach(from: LSN(1), through: through) { view in
+                guard failure == nil else { return }
+                do {
+                    let effects = try state.replay(view, skimming: skims, targets: targetIDs)
+                    // `shardStatus` only grows (a removed shard keeps its entry), so its count
+                    // says when to look again; `state.shards` would sort on every command.
+                    if state.shardStatus.count != shardsSeen {
+                        shardsSeen = state.shardStatus.count
+                        skims = catalogQueue == nil && state.shardStatus.keys.contains { !targetIDs.contains($0) }
+                    }
+                    for (shard, effect) in effects.shards {
+                        if let index = targetIDs.firstIndex(of: shard) { shardBuffers[index].append(effect) }
+                    }
+                    if catalogQueue != nil { for effect in effects.catalog { catalogBuffer.append((view.lsn, effect)) } }
+                    buffered += 1
+                    bufferedBytes += view.payload.count
+                    // A full chunk waits for the writer; a smaller one goes as soon as the writer
+                    // is idle, so little is left to write once the log is read.
+                    if buffered >= Self.chunkCommandCount || bufferedBytes >= Self.chunkByteCount
+                        || (buffered >= Self.chunkCommandCountMin && buffered % 512 == 0 && inFlight.wait(timeout: .now()) == .success) {
+                        try flush()
+                        progress?(Progress(lsn: view.lsn, lastLSN: through))
+                    }
+                } catch {
+                    // DESIGN invariant 2: a log that opened cleanly replays without error.
+                    failure = ShardLogError.incompatible(reason: "LSN \(view.lsn) cannot be replayed: \(error)")
                 }
-                for (shard, effect) in effects.shards {
-                    if let index = targetIDs.firstIndex(of: shard) { shardBuffers[index].append(effect) }
-                }
-                if catalogQueue != nil { for effect in effects.catalog { catalogBuffer.append((view.lsn, effect)) } }
-                buffered += 1
-                bufferedBytes += view.payload.count
-                // A full chunk waits for the writer; a smaller one goes as soon as the writer
-                // is idle, so little is left to write once the log is read.
-                if buffered >= Self.chunkCommandCount || bufferedBytes >= Self.chunkByteCount
-                    || (buffered >= Self.chunkCommandCountMin && buffered % 512 == 0 && inFlight.wait(timeout: .now()) == .success) {
-                    try flush()
-                    progress?(Progress(lsn: view.lsn, lastLSN: through))
-                }
-            } catch {
-                // DESIGN invariant 2: a log that opened cleanly replays without error.
-                failure = ShardLogError.incompatible(reason: "LSN \(view.lsn) cannot be replayed: \(error)")
             }
+        } catch let error as CommandLogError {
+            inFlight.wait()
+            throw ShardLogError.log(error)  // the engine's errors are ShardLogErrors
         }
         if let failure {
             inFlight.wait()
@@ -153,7 +159,15 @@ struct Rebuilder {
         inFlight.wait()
         Self.trace("final wait", ContinuousClock.now - waitStart)
         if let writeError { throw writeError }
-        let appliedThrough = min(through, state.lastLSN)
+        // The log held `through` when the rebuild began: a replay that ends before it read a
+        // log whose end was lost (a damaged last frame reads as a torn tail) and must not be
+        // swapped in as if it were whole.
+        if state.lastLSN < through {
+            let tail = summary.tailReason.map { " (its last \(summary.tailByteCount) bytes do not read: \($0))" } ?? ""
+            throw ShardLogError.incompatible(
+                reason: "the log ends at LSN \(state.lastLSN)\(tail) but held LSN \(through) when the rebuild began; nothing was swapped in; run `shardlog verify`")
+        }
+        let appliedThrough = through
         let indexStart = ContinuousClock.now
         for queue in queues {
             try queue.write { db in
