@@ -103,13 +103,15 @@ public struct LogReader: Sendable {
         producer.enter()
         let thread = Thread {
             do {
-                summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll) { header, position, scanner in
-                    var bytes = prefetcher.recycledBuffer()
+                summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll, freshBuffers: decompressHere) { header, position, scanner in
                     if decompressHere && header.flags.contains(.lz4) {
-                        scanner.storedPayload(into: &bytes)
-                        try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: bytes, count: header.storedSize, compressed: true))
+                        // The read buffer itself goes on: no copy of the payload (LOG-122).
+                        let (buffer, range) = scanner.sharedPayload()
+                        try prefetcher.put(Prefetcher.Frame(
+                            header: header, position: position, raw: buffer, count: range.count, compressed: true, start: range.lowerBound))
                         return nil
                     }
+                    var bytes = prefetcher.recycledBuffer()
                     // Decompressed straight into a buffer the queue hands over: no copy.
                     if let problem = scanner.rawPayload(header, into: &bytes) { return problem }
                     try prefetcher.put(Prefetcher.Frame(header: header, position: position, raw: bytes, count: header.rawSize))
@@ -137,14 +139,14 @@ public struct LogReader: Sendable {
                 let problem = frame.raw.withUnsafeBytes { source in
                     decompressed.withUnsafeMutableBytes { target in
                         lz4.decompress(
-                            UnsafeRawBufferPointer(rebasing: source[0..<frame.count]),
+                            UnsafeRawBufferPointer(rebasing: source[frame.start..<frame.start + frame.count]),
                             into: UnsafeMutableRawBufferPointer(rebasing: target[0..<rawSize]))
                     }
                 }
                 if let problem { throw CommandLogError.corruption(frame.position, reason: problem) }
-                prefetcher.recycle(&frame.raw)
-                swap(&frame.raw, &decompressed)
+                swap(&frame.raw, &decompressed)  // the shared read buffer is dropped with the frame
                 frame.count = rawSize
+                frame.start = 0
             }
             let problem = try frame.raw.withUnsafeBytes { buffer in
                 let raw = UnsafeRawBufferPointer(rebasing: buffer[0..<frame.count])
@@ -169,7 +171,7 @@ public struct LogReader: Sendable {
     /// which takes its raw payload from the scanner and returns why that failed, if it did.
     /// Records are checked by whoever decodes the payload.
     private func traverseFrames(
-        from: LSN, through: LSN?, decodeAll: Bool,
+        from: LSN, through: LSN?, decodeAll: Bool, freshBuffers: Bool = false,
         _ frameBody: (FrameHeader, LogPosition, SegmentScanner) throws -> String?
     ) throws -> LogSummary {
         var summary = LogSummary()
@@ -181,7 +183,7 @@ public struct LogReader: Sendable {
         segmentLoop: for index in startIndex..<segments.count {
             let (name, firstLSN) = segments[index]
             let isLast = index == segments.count - 1
-            let scanner = try SegmentScanner(directory: directory, name: name, firstLSN: firstLSN)
+            let scanner = try SegmentScanner(directory: directory, name: name, firstLSN: firstLSN, freshBuffers: freshBuffers)
             summary.segmentCount += 1
             if let problem = scanner.headerProblem {
                 // A last segment whose header never became durable holds nothing committed (R5).
@@ -275,11 +277,14 @@ final class Prefetcher: @unchecked Sendable {
     struct Frame {
         var header: FrameHeader
         var position: LogPosition
-        /// The payload is `raw[0..<count]` (a reused buffer may be longer).
+        /// The payload is `raw[start..<start+count]` (a reused buffer may be longer; a
+        /// shared read buffer holds other frames too).
         var raw: [UInt8]
         var count: Int
-        /// `raw` holds the payload as stored (LZ4), for the caller to decompress.
+        /// `raw` is a read buffer holding the payload as stored (LZ4), shared with other
+        /// frames of it, for the caller to decompress; never recycled.
         var compressed = false
+        var start = 0
     }
     private struct Cancelled: Error {}
 

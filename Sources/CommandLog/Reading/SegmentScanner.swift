@@ -44,9 +44,14 @@ final class SegmentScanner {
     private var lastPayloadRange: Range<Int> = 0..<0  // in buffer
     private var raw: [UInt8] = []
     private lazy var lz4 = LZ4Codec()
+    /// LOG-122: each refill reads into a new buffer rather than over the old one, so a
+    /// frame's stored payload can be handed on in place (`sharedPayload`) without a copy.
+    private let freshBuffers: Bool
 
-    /// Opens `name` in `directory` and reads its header. `firstLSN` is the LSN the name promises.
-    init(directory: String, name: String, firstLSN: LSN) throws {
+    /// Opens `name` in `directory` and reads its header. `firstLSN` is the LSN the name
+    /// promises. `freshBuffers`: see `sharedPayload`.
+    init(directory: String, name: String, firstLSN: LSN, freshBuffers: Bool = false) throws {
+        self.freshBuffers = freshBuffers
         self.directory = directory
         self.name = name
         self.file = try File.open(directory + "/" + name, flags: O_RDONLY)
@@ -75,7 +80,12 @@ final class SegmentScanner {
         if start + count > fileSize { return false }
         if start >= bufferStart && start + count <= bufferStart + bufferFill { return true }
         let want = max(count, Limits.readBufferSize)
-        if buffer.count < want { buffer = [UInt8](repeating: 0, count: want) }
+        if freshBuffers {
+            // Not zeroed: the read overwrites what is used.
+            buffer = [UInt8](unsafeUninitializedCapacity: want) { _, initialized in initialized = want }
+        } else if buffer.count < want {
+            buffer = [UInt8](repeating: 0, count: want)
+        }
         let toRead = min(want, fileSize - start)
         let n = try buffer.withUnsafeMutableBytes { (raw) throws -> Int in
             try file.read(into: raw.baseAddress!, count: toRead, at: start)
@@ -125,6 +135,14 @@ final class SegmentScanner {
                 return lz4.decompress(payload, into: into)
             }
         }
+    }
+
+    /// The stored payload of the frame last returned by `next()`, as the read buffer that
+    /// holds it (shared, not copied) and its range there. Only with `freshBuffers`: the
+    /// scanner never writes into a buffer again once it has moved past it.
+    func sharedPayload() -> (buffer: [UInt8], range: Range<Int>) {
+        precondition(freshBuffers, "sharedPayload needs a scanner that reads into fresh buffers")
+        return (buffer, lastPayloadRange)
     }
 
     /// Copies the stored payload of the frame last returned by `next()` into the first
