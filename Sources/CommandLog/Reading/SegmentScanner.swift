@@ -145,19 +145,6 @@ final class SegmentScanner {
         return (buffer, lastPayloadRange)
     }
 
-    /// Copies the stored payload of the frame last returned by `next()` into the first
-    /// `storedSize` bytes of `destination`, growing it when it is smaller.
-    func storedPayload(into destination: inout [UInt8]) {
-        let count = lastPayloadRange.count
-        if destination.count < count { destination = [UInt8](repeating: 0, count: count) }
-        buffer.withUnsafeBytes { source in
-            destination.withUnsafeMutableBytes { target in
-                UnsafeMutableRawBufferPointer(rebasing: target[0..<count])
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[lastPayloadRange]))
-            }
-        }
-    }
-
     /// The next frame, seal or end. A frame is checked for CRC, fields, padding, LSN and
     /// chain here; its records are checked by `forEachRecord` (callers that deliver or
     /// verify commands call it; LOG-021).
