@@ -241,9 +241,7 @@ public final class ShardStore: @unchecked Sendable {
             ) { progress?($0.lsn, $0.lastLSN) }
         } catch {
             // Nothing was swapped in: the half-written files go.
-            for path in targets.values {
-                for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-            }
+            Rebuilder.removeDatabaseFiles(Array(targets.values))
             throw error
         }
         let swapStart = ContinuousClock.now

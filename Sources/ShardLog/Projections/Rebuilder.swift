@@ -42,9 +42,7 @@ struct Rebuilder {
         targets: [String: String], catalogPath: String?, through: LSN, capacityHint: StoreState.Capacity? = nil,
         progress: ((Progress) -> Void)? = nil
     ) throws -> StoreState {
-        for path in targets.values + (catalogPath.map { [$0] } ?? []) {
-            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        }
+        Self.removeDatabaseFiles(targets.values + (catalogPath.map { [$0] } ?? []))
         // Targets by position: the hot loop finds a shard by comparing a few short ids
         // rather than hashing one per effect.
         let targetIDs = targets.keys.sorted()
@@ -175,16 +173,15 @@ struct Rebuilder {
             throw ShardLogError.incompatible(
                 reason: "the log ends at LSN \(state.lastLSN)\(tail) but held LSN \(through) when the rebuild began; nothing was swapped in; run `shardlog verify`")
         }
-        let appliedThrough = through
         let indexStart = ContinuousClock.now
         for queue in queues {
             try queue.write { db in
                 try db.execute(sql: ShardSchema.indexes)
-                try ShardProjection.setAppliedLSN(appliedThrough, in: db)
+                try ShardProjection.setAppliedLSN(through, in: db)
             }
         }
         try catalogQueue?.write { db in
-            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'applied_lsn'", arguments: [Int64(appliedThrough.rawValue)])
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'applied_lsn'", arguments: [Int64(through.rawValue)])
         }
         Self.trace("indexes", ContinuousClock.now - indexStart)
         let syncStart = ContinuousClock.now
@@ -192,7 +189,7 @@ struct Rebuilder {
         try catalogQueue?.close()
         for path in targets.values + (catalogPath.map { [$0] } ?? []) { try Self.syncFile(path) }
         Self.trace("close + sync", ContinuousClock.now - syncStart)
-        progress?(Progress(lsn: appliedThrough, lastLSN: through))
+        progress?(Progress(lsn: through, lastLSN: through))
         return state
     }
 
@@ -216,19 +213,28 @@ struct Rebuilder {
     }
 
     static func syncFile(_ path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ShardLogError.database("cannot open \(path) to sync it") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ShardLogError.database("fsync of \(path) failed") }
+        try onDescriptor(of: path, "fsync", fsync)
     }
 
     /// Starts writing a file's dirty pages back without waiting (a hint: `syncFile` at the
     /// end is what makes the file durable).
     static func startWriteback(_ path: String) throws {
+        try onDescriptor(of: path, "writeback", shardlog_start_writeback)
+    }
+
+    /// Opens `path` read-only for one call on its descriptor, which returns 0 on success.
+    private static func onDescriptor(of path: String, _ what: String, _ call: (Int32) -> Int32) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ShardLogError.database("cannot open \(path) to write it back") }
+        guard fd >= 0 else { throw ShardLogError.database("cannot open \(path) for \(what)") }
         defer { close(fd) }
-        guard shardlog_start_writeback(fd) == 0 else { throw ShardLogError.database("writeback of \(path) failed (errno \(errno))") }
+        guard call(fd) == 0 else { throw ShardLogError.database("\(what) of \(path) failed (errno \(errno))") }
+    }
+
+    /// Removes databases a rebuild writes (or wrote, and failed), with their side files.
+    static func removeDatabaseFiles(_ paths: [String]) {
+        for path in paths {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
     }
 
     static func syncDirectory(_ path: String) throws { try syncFile(path) }
