@@ -120,9 +120,8 @@ extension ShardStore {
                 throw ShardLogError.unavailable("drain of \(id) stopped: \(migration.id) \(migration.phase.rawValue) (\(migration.reason ?? ""))")
             }
         }
-        let detached = try await withMemoryIndex { state in state.detachedHomes.filter { $0.value == id }.map { ($0.key, state.memories[$0.key]?.personaID ?? "") } }
-            .sorted { Router.utf8Less($0.0, $1.0) }
-        for (memory, _) in detached {
+        let detached = try await withMemoryIndex { state in state.detachedHomes.filter { $0.value == id }.keys.sorted(by: Router.utf8Less) }
+        for memory in detached {
             // A memory cannot move while its persona is being migrated: finish that first.
             guard let persona = try await withMemoryIndex({ $0.memories[memory]?.personaID }) else { continue }
             if let running = unfinishedMigration(ofPersona: persona) { _ = try await resumeMigration(running, progress: progress) }
