@@ -28,31 +28,21 @@ print(String(repeating: "-", count: 110))
 // 1. Hot migration under a continuous writer to the same persona (BenchmarkSupport/HotMigration.swift).
 let hot = try await HotMigration(directory: work + "/hot", hotMemories: hotMemories, baselineSeconds: quick ? 2 : 3)
 let rounds = quick ? 1 : 5
-var ratios: [Double] = []
-var p99Without: [Double] = []
-var p99During: [Double] = []
-var p50Without: [Double] = []
-var p50During: [Double] = []
-var maxDuring: [Double] = []
-var migrationSeconds: [Double] = []
-var rowsCopied = 0
-var writesDuring = 0
-var failures = 0
+var done: [HotMigration.Round] = []
 for index in 0..<rounds {
     let round = try await hot.round(index)
-    p99Without.append(round.p99Without)
-    p99During.append(round.p99During)
-    p50Without.append(round.p50Without)
-    p50During.append(round.p50During)
-    maxDuring.append(round.maxDuring)
-    ratios.append(round.ratio)
-    migrationSeconds.append(round.seconds)
-    rowsCopied = round.rowsCopied
-    writesDuring += round.writesDuring
-    failures += round.failures
+    done.append(round)
     print(String(format: "  round %d: %@ → %@, %.2f s, p99 %.3f ms without, %.3f ms during (%.2f×)",
                  index + 1, round.source, round.target, round.seconds, round.p99Without, round.p99During, round.ratio))
 }
+let ratios = done.map(\.ratio)
+let p99Without = done.map(\.p99Without), p99During = done.map(\.p99During)
+let p50Without = done.map(\.p50Without), p50During = done.map(\.p50During)
+let maxDuring = done.map(\.maxDuring)
+let migrationSeconds = done.map(\.seconds)
+let rowsCopied = done.last!.rowsCopied
+let writesDuring = done.reduce(0) { $0 + $1.writesDuring }
+let failures = done.reduce(0) { $0 + $1.failures }
 report("hot migration of \(rowsCopied) rows (batches of 1,000), median of \(rounds)", median(migrationSeconds), "s",
        extra: ["samples": migrationSeconds, "rowsPerSecond": Double(rowsCopied) / median(migrationSeconds)])
 report("  writes to that persona during the migrations", Double(writesDuring), "writes")
