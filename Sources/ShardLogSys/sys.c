@@ -11,3 +11,16 @@ int shardlog_start_writeback(int fd) {
     return 0;
 #endif
 }
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int shardlog_set_thread_nice(int nice) {
+#if defined(__linux__)
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+#else
+    (void)nice;
+    return 0;
+#endif
+}

@@ -1,14 +1,22 @@
 import CommandLog
-import Dispatch
 import Foundation
+import ShardLogSys
 
 /// Applies durable commands to the projections strictly in LSN order, batching every unit
-/// that is ready (ENG-004, DESIGN invariant 5), on a serial dispatch queue of its own.
+/// that is ready (ENG-004, DESIGN invariant 5), on a thread of its own.
 ///
 /// A unit is handed over by its append ticket the moment it is durable (ENG-003), whether or
 /// not its writer still waits, so applying never depends on a writer's task being scheduled
 /// (a read that waits for the applier on a cooperative thread cannot starve it). Units finish
 /// durability in any order; the applier waits for the gaps before them.
+///
+/// ENG-024: the applier is off the write path (a write returns once durable), so it gathers
+/// units for up to its coalescing window (`StoreConfiguration.applyCoalescingWindow`) before it applies them while nobody waits for it, and
+/// its thread runs at a lower scheduling priority (`niceness`) than the writers and the
+/// log's flusher. Both cut the CPU and I/O a write costs on the projections' side — fewer,
+/// larger transactions write each B-tree page once for many rows — and keep that work from
+/// taking a core from the durable path. A reader's barrier, a writer held by backpressure,
+/// or a workflow waiting for its apply ends the wait at once.
 final class Applier: @unchecked Sendable {
     // @unchecked Sendable: every mutable field is guarded by `condition`.
     struct Unit: Sendable {
@@ -22,6 +30,12 @@ final class Applier: @unchecked Sendable {
     /// to be applied before it returns, so the backlog (and the memory its effects hold)
     /// stays bounded when writes come faster than the projections take them.
     static let backlogMax = 8_192
+    /// ENG-024: how many ready commands end the wait for more (`coalesceWindow`) early.
+    static let coalesceCommandsMax = 4_096
+    /// ENG-024: the applier thread's `nice` value (Linux; 0 is the default, 19 the lowest).
+    static let niceness: Int32 = 10
+    /// The applier thread ends after this long without work; the next unit starts another.
+    static let idleExit: TimeInterval = 1
 
     private let condition = NSCondition()
     private var ready: [UInt64: Unit] = [:]
@@ -31,15 +45,22 @@ final class Applier: @unchecked Sendable {
     private var handedOver: LSN
     /// Commands handed over and not yet applied.
     private var backlog = 0
-    private var draining = false
+    /// Whether the applier thread is alive, and whether it sleeps waiting for work.
+    private var running = false
+    private var sleeping = false
+    /// Reads blocked in `settle()`.
+    private var settling = 0
     private var waiters: [(lsn: LSN, continuation: CheckedContinuation<Void, Never>)] = []
     private var failure: ShardLogError?
-    private let queue = DispatchQueue(label: "shardlog.applier")
     private let write: @Sendable ([Unit]) throws -> Void
+    /// ENG-024: how long ready units may wait for more while nobody waits for them.
+    private let coalesceWindow: TimeInterval
 
     /// `write` applies consecutive units to the projections (one call per batch).
-    init(nextLSN: LSN, write: @escaping @Sendable ([Unit]) throws -> Void) {
+    init(nextLSN: LSN, coalesceWindow: Duration = .zero, write: @escaping @Sendable ([Unit]) throws -> Void) {
         self.nextLSN = nextLSN
+        let (seconds, attoseconds) = coalesceWindow.components
+        self.coalesceWindow = Double(seconds) + Double(attoseconds) / 1e18
         self.handedOver = LSN(nextLSN.rawValue - 1)
         self.write = write
     }
@@ -53,9 +74,14 @@ final class Applier: @unchecked Sendable {
         ready[unit.range.lowerBound.rawValue] = unit
         backlog += unit.commandCount
         if unit.range.upperBound > handedOver { handedOver = unit.range.upperBound }
-        if !draining && ready[nextLSN.rawValue] != nil {
-            draining = true
-            queue.async { self.drain() }
+        guard ready[nextLSN.rawValue] != nil else { return }
+        if !running {
+            running = true
+            let thread = Thread { [self] in run() }
+            thread.name = "shardlog.applier"
+            thread.start()
+        } else if sleeping {
+            condition.broadcast()
         }
     }
 
@@ -69,12 +95,37 @@ final class Applier: @unchecked Sendable {
         for continuation in finished { continuation.resume() }
     }
 
+    /// Whether the applier thread is alive (for tests).
+    var threadIsRunning: Bool { condition.withLock { running } }
+
     /// Whether more commands wait to be applied than `backlogMax`.
     var isBacklogged: Bool { condition.withLock { backlog > Self.backlogMax } }
 
-    private func drain() {
+    /// Whether someone waits for the applier: a read's barrier, a writer held by
+    /// backpressure, a workflow waiting for its apply, `close`.
+    private var awaitedLocked: Bool { settling > 0 || !waiters.isEmpty }
+
+    /// The applier thread: applies batches until there is no work for `idleExit`.
+    private func run() {
+        _ = shardlog_set_thread_nice(Self.niceness)
         condition.lock()
         while failure == nil {
+            if ready[nextLSN.rawValue] == nil {
+                sleeping = true
+                let idle = Date().addingTimeInterval(Self.idleExit)
+                while ready[nextLSN.rawValue] == nil && failure == nil && condition.wait(until: idle) {}
+                sleeping = false
+                if ready[nextLSN.rawValue] == nil && failure == nil { break }
+                continue
+            }
+            // ENG-024: gather more while nobody waits.
+            if coalesceWindow > 0 && !awaitedLocked && backlog < Self.coalesceCommandsMax {
+                sleeping = true
+                let deadline = Date().addingTimeInterval(coalesceWindow)
+                while !awaitedLocked && backlog < Self.coalesceCommandsMax && failure == nil && condition.wait(until: deadline) {}
+                sleeping = false
+                if failure != nil { break }
+            }
             var batch: [Unit] = []
             var cursor = nextLSN
             var count = 0
@@ -83,7 +134,7 @@ final class Applier: @unchecked Sendable {
                 count += unit.commandCount
                 cursor = unit.range.upperBound.next
             }
-            if batch.isEmpty { break }
+            if batch.isEmpty { continue }
             condition.unlock()
             var outcome: ShardLogError?
             do {
@@ -108,7 +159,7 @@ final class Applier: @unchecked Sendable {
                 condition.lock()
             }
         }
-        draining = false
+        running = false
         let finished = failure == nil ? [] : takeWaitersLocked()
         if failure != nil { ready = [:] }
         condition.broadcast()
@@ -137,6 +188,7 @@ final class Applier: @unchecked Sendable {
                 return
             }
             waiters.append((lsn, continuation))
+            if sleeping { condition.broadcast() }  // ENG-024: someone waits now
             condition.unlock()
         }
         if let failure = condition.withLock({ nextLSN > lsn ? nil : failure }) { throw failure }
@@ -149,6 +201,10 @@ final class Applier: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         let target = handedOver
+        guard nextLSN <= target && failure == nil else { return }
+        settling += 1
+        defer { settling -= 1 }
+        if sleeping { condition.broadcast() }  // ENG-024: someone waits now
         while nextLSN <= target && failure == nil { condition.wait() }
         if nextLSN <= target, let failure { throw failure }
     }

@@ -83,7 +83,10 @@ public final class ShardStore: @unchecked Sendable {
         self.nextLSN = log.lastLSN.next
         // The next LSN to apply is the log's next: `open` brings every projection up to the
         // log (catch-up) before the first write, whatever LSN the catalog had reached.
-        self.applier = Applier(nextLSN: log.lastLSN.next) { [unowned self] units in
+        self.applier = Applier(nextLSN: log.lastLSN.next, coalesceWindow: configuration.applyCoalescingWindow) { [weak self] units in
+            // A store dropped without `close` while units waited (ENG-024's window): what
+            // was acknowledged is in the log, and the next open's catch-up applies it.
+            guard let self else { throw ShardLogError.unavailable("the store was released before its writes were applied") }
             do {
                 try self.write(units)
             } catch {
@@ -577,6 +580,9 @@ public final class ShardStore: @unchecked Sendable {
     func settle() throws {
         try applier.settle()
     }
+
+    /// Whether the applier's thread is alive (ENG-004; for tests).
+    var applierThreadIsRunning: Bool { applier.threadIsRunning }
 
     /// Returns once every write that has returned is applied to the projections, or throws
     /// why they stopped following the log (ENG-005: the writes are in the log, and a reopen

@@ -35,6 +35,10 @@ public struct StoreConfiguration: Sendable {
     public var rebalanceThresholds = RebalanceThresholds()
     /// How often `AutoRebalancer` looks (the original design's `rebalanceInterval`, default one hour).
     public var rebalanceInterval: Duration = .seconds(3600)
+    /// How long durable writes may wait for more before they are applied to the projections
+    /// while no read waits for them (ENG-024; default 1 ms, zero applies each batch at once).
+    /// A read never waits for it: its barrier starts the apply.
+    public var applyCoalescingWindow: Duration = .milliseconds(1)
 
     public init() {}
 

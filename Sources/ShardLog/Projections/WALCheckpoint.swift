@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import Synchronization
+import ShardLogSys
 
 /// Checkpoints one projection's write-ahead log off the write path (PROJ-005): the
 /// projection's own connections never checkpoint (`wal_autocheckpoint = 0`), and the
@@ -162,6 +163,9 @@ final class CheckpointThread: @unchecked Sendable {
     }
 
     private func run() {
+        // PROJ-005: checkpoints are off the write path; like the applier (ENG-024) they
+        // yield the CPU to the writers and the log's flusher.
+        _ = shardlog_set_thread_nice(Applier.niceness)
         while true {
             condition.lock()
             entries.removeAll { $0.source == nil }

@@ -7,4 +7,9 @@
 /// `errno` set; elsewhere than Linux it does nothing and returns 0.
 int shardlog_start_writeback(int fd);
 
+/// Sets the calling thread's `nice` value (Linux `setpriority(PRIO_PROCESS, gettid(), nice)`):
+/// higher is a lower priority. Returns 0, or -1 with `errno` set (raising the priority needs
+/// privilege); elsewhere than Linux it does nothing and returns 0.
+int shardlog_set_thread_nice(int nice);
+
 #endif

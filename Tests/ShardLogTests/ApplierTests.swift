@@ -1,0 +1,82 @@
+import CommandLog
+import Foundation
+import Testing
+
+@testable import ShardLog
+
+/// ENG-004 and ENG-024: the applier's own thread, its coalescing window, and who ends it.
+@Suite struct ApplierTests {
+    /// With a window far longer than any step of this test takes, every way of observing the
+    /// projections must end the wait itself: a read's barrier, `waitForProjections`, `close`.
+    /// On code where one of them waited for the window, that step takes the window (5 min)
+    /// and fails its bound, half of it — a bound no step comes near even when the whole
+    /// suite runs on two cores (each step is a few writes or reads).
+    @Test func readsAndCloseEndTheCoalescingWindow() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var configuration = smallConfiguration()
+        configuration.applyCoalescingWindow = .seconds(300)
+        let bound = Duration.seconds(150)
+        func step<T>(_ label: String, _ body: () async throws -> T) async throws -> T {
+            let start = ContinuousClock.now
+            let result = try await body()
+            #expect(ContinuousClock.now - start < bound, "\(label) waited for the window")
+            return result
+        }
+        let store = try await ShardStore.open(at: dir.store, configuration: configuration)
+        try await store.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
+        #expect(try await step("a read right after a write") { try store.persona(id: "alice")?.name } == "Alice")
+        for i in 0..<5 {
+            try await store.execute(.addMemory(MemoryCreation(id: "m\(i)", personaId: "alice", name: "n\(i)", content: "c")))
+        }
+        #expect(try await step("a list read") { try store.personaMemories("alice").count } == 5)
+        try await store.execute(.addMemory(MemoryCreation(id: "m5", personaId: "alice", name: "n5", content: "c")))
+        try await step("waitForProjections") { try await store.waitForProjections() }
+        #expect(try store.memory(id: "m5")?.name == "n5")
+        try await store.execute(.addMemory(MemoryCreation(id: "m6", personaId: "alice", name: "n6", content: "c")))
+        let digests = try await step("digests") { try store.digests() }
+        try await store.execute(.addMemory(MemoryCreation(id: "m7", personaId: "alice", name: "n7", content: "c")))
+        try await step("close") { try await store.close() }
+
+        let reopened = try await ShardStore.open(at: dir.store, configuration: configuration)
+        #expect(try reopened.personaMemories("alice").count == 8, "close applied the last write")
+        #expect(try reopened.digests() != digests)
+        try await reopened.close()
+    }
+
+    /// The applier thread ends once it has had no work for `Applier.idleExit`; the next write
+    /// starts another, and what it applies is read back.
+    @Test func theApplierThreadEndsWhenIdleAndComesBack() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        try await store.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
+        try await store.execute(.addMemory(MemoryCreation(id: "m0", personaId: "alice", name: "n", content: "c")))
+        #expect(try store.memory(id: "m0") != nil)
+        // Eventually, however loaded the machine: polled, not timed.
+        let giveUp = ContinuousClock.now + .seconds(Applier.idleExit + 30)
+        while store.applierThreadIsRunning && ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!store.applierThreadIsRunning, "no thread waits on an idle store")
+        try await store.execute(.addMemory(MemoryCreation(id: "m1", personaId: "alice", name: "n", content: "c")))
+        #expect(try store.personaMemories("alice").map(\.id).sorted() == ["m0", "m1"])
+        try await store.close()
+    }
+
+    /// A store released without `close` while a write waits in the window: the late batch
+    /// finds no store and fails the applier instead of reaching freed memory (the process
+    /// would crash here with an unowned reference).
+    @Test func aStoreReleasedWithoutCloseIsNotReached() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var configuration = smallConfiguration()
+        configuration.applyCoalescingWindow = .milliseconds(200)
+        var store: ShardStore? = try await ShardStore.open(at: dir.store, configuration: configuration)
+        try await store!.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
+        try await store!.waitForProjections()
+        try await store!.execute(.addMemory(MemoryCreation(id: "m0", personaId: "alice", name: "n", content: "c")))
+        weak let released = store
+        store = nil
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(released == nil, "nothing else holds the store")
+    }
+}
