@@ -41,6 +41,10 @@ extension CommandLog {
         public var recovery: RecoveryMode = .strict
         /// Create the directory (and an empty log) when it does not exist (LOG-100 R1).
         public var createIfMissing = true
+        /// Zero bytes written ahead of the last segment's frames, so that a sync need not
+        /// also write the file's size (LOG-096); 0 turns it off (for a file system where
+        /// overwriting costs as much as appending, e.g. copy-on-write ones).
+        public var preallocationSize = Limits.preallocationSizeDefault
         /// How long the sync of a unit submitted with `deferSync` may wait for other units
         /// (LOG-095). Internal: tests lengthen it to observe a held unit.
         var deferredSyncWindow: Duration = Limits.deferredSyncWindow
@@ -61,6 +65,10 @@ extension CommandLog {
         func validate() throws {
             if segmentSizeMax < Limits.segmentSizeMin {
                 throw CommandLogError.invalidConfiguration("segmentSizeMax \(segmentSizeMax) is below the minimum \(Limits.segmentSizeMin)")
+            }
+            if preallocationSize != 0 && !Limits.preallocationSizeRange.contains(preallocationSize) {
+                throw CommandLogError.invalidConfiguration(
+                    "preallocationSize \(preallocationSize) is neither 0 nor within \(Limits.preallocationSizeRange)")
             }
             if case .interval(let d) = durability, d <= .zero {
                 throw CommandLogError.invalidConfiguration("the sync interval must be positive")

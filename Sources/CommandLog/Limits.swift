@@ -46,6 +46,11 @@ public enum Limits {
     /// share it (LOG-095).
     public static let deferredSyncWindow = Duration.milliseconds(3)
 
+    /// Zero bytes the writer keeps ahead of the last segment's frames (LOG-096), by default…
+    public static let preallocationSizeDefault = 1024 * 1024
+    /// …and the range a configuration may ask for (or 0: no preallocation).
+    public static let preallocationSizeRange = 4096...(64 * 1024 * 1024)
+
     /// The read buffer of a sequential reader (LOG-122).
     public static let readBufferSize = 1024 * 1024
 }

@@ -92,6 +92,23 @@ final class File {
         try bytes.withUnsafeBytes { (raw) throws in try write(raw, at: offset) }
     }
 
+    /// Writes zero bytes over `range` (LOG-096's preallocated space); returns whether all
+    /// were written. Not subject to injected faults: a failure here is never an error.
+    func writeZeros(_ range: Range<Int>) -> Bool {
+        let chunk = 64 * 1024
+        return withUnsafeTemporaryAllocation(byteCount: chunk, alignment: 16) { zeros in
+            zeros.initializeMemory(as: UInt8.self, repeating: 0)
+            var position = range.lowerBound
+            while position < range.upperBound {
+                let n = pwrite(descriptor, zeros.baseAddress!, min(chunk, range.upperBound - position), off_t(position))
+                if n > 0 { position += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                return false
+            }
+            return true
+        }
+    }
+
     /// `fdatasync(2)`: the file's data and the metadata needed to read it back are durable.
     func sync() throws {
         if let faults, case .fail(let code) = faults.beforeSync(path: path) {

@@ -198,6 +198,7 @@ public struct LogReader: Sendable {
                     : CommandLogError.corruption(position, reason: problem.reason)
             }
             var unitVerifiedThrough = 0  // end offset of the last unit known to be complete
+            var rereadOffset: Int?
             if let previousSeal {
                 if previousSeal.lastLSN.next != firstLSN {
                     throw CommandLogError.corruption(
@@ -257,10 +258,21 @@ public struct LogReader: Sendable {
                 case .invalid(let offset, let reason, let definite, let unsupported):
                     let position = LogPosition(segment: name, offset: offset, lsn: scanner.expectedLSN)
                     if unsupported { throw CommandLogError.unsupported(position, reason: reason) }
-                    if !definite && isLast, try !scanner.validDataExists(after: offset) {
-                        summary.tailByteCount = scanner.fileSize - offset
-                        summary.tailReason = reason
-                        break segmentLoop
+                    if !definite && isLast {
+                        if try !scanner.validDataExists(after: offset) {
+                            summary.tailByteCount = scanner.fileSize - offset
+                            summary.tailReason = reason
+                            break segmentLoop
+                        }
+                        // LOG-121, LOG-096: a live writer writes into preallocated space, which a
+                        // reader already sees. A valid frame after this offset means the write of
+                        // the bytes here has finished (one flusher writes in file order), so
+                        // they are read once more before they are called corrupt.
+                        if rereadOffset != offset {
+                            rereadOffset = offset
+                            scanner.forgetReadAhead()
+                            continue
+                        }
                     }
                     throw CommandLogError.corruption(position, reason: reason)
                 }

@@ -15,7 +15,8 @@ final class SegmentScanner {
         case frame(FrameHeader, offset: Int)
         /// A valid seal that agrees with the frames before it, at the end of the file.
         case seal(Seal, offset: Int)
-        /// The end of the file, right after a frame (or the header).
+        /// The end of the content, right after a frame (or the header): the end of the file,
+        /// or preallocated space — only zero bytes from here to the end (LOG-096).
         case end
         /// Bytes at `offset` are not a valid frame. `definite` is false when they may be
         /// a torn or in-progress write (magic, size or CRC wrong, or cut by the end of file),
@@ -26,7 +27,9 @@ final class SegmentScanner {
     let directory: String
     let name: String
     let file: File
-    let fileSize: Int
+    /// The file's size when it was opened — or, for a live last segment that the writer
+    /// sealed meanwhile, its size once sealed (LOG-096).
+    private(set) var fileSize: Int
     /// The segment header, when it is valid.
     private(set) var header: SegmentHeader?
     private(set) var headerProblem: (reason: String, unsupported: Bool)?
@@ -37,6 +40,8 @@ final class SegmentScanner {
     private(set) var expectedLSN: LSN
     private(set) var chain: ChainHash
     private(set) var frameCount: UInt64 = 0
+    /// Where preallocated space begins, once `next` has met it (LOG-096).
+    private(set) var preallocatedFrom: Int?
 
     private var buffer: [UInt8] = []
     private var bufferStart = 0  // file offset of buffer[0]
@@ -74,6 +79,10 @@ final class SegmentScanner {
     }
 
     var position: LogPosition { LogPosition(segment: name, offset: offset, lsn: expectedLSN) }
+
+    /// Drops what was read ahead, so the next `next()` reads the file again (LogReader's retry
+    /// of a frame a live writer may have been writing, LOG-096).
+    func forgetReadAhead() { bufferFill = 0 }
 
     /// Makes file bytes `start..<start+count` available in the buffer; false if the file is shorter.
     private func ensure(_ start: Int, _ count: Int) throws -> Bool {
@@ -153,11 +162,22 @@ final class SegmentScanner {
         guard try ensure(offset, min(FrameHeader.size, fileSize - offset)) else {
             return .invalid(offset: offset, reason: "cannot read", definite: false, unsupported: false)
         }
-        let available = fileSize - offset
-        let local = offset - bufferStart
+        var available = fileSize - offset
+        var local = offset - bufferStart
         // A seal?
         let isSealMagic = buffer.withUnsafeBytes {
             Seal.hasMagic(UnsafeRawBufferPointer(rebasing: $0[local..<(local + min(4, available))]))
+        }
+        if isSealMagic && available > Seal.size, try file.size() == offset + Seal.size {
+            // LOG-096: the writer cut its preallocated space and sealed the file after this
+            // scanner opened it (a reader of a live log): the file now ends with this seal.
+            fileSize = offset + Seal.size
+            forgetReadAhead()
+            guard try ensure(offset, Seal.size) else {
+                return .invalid(offset: offset, reason: "cannot read", definite: false, unsupported: false)
+            }
+            available = Seal.size
+            local = offset - bufferStart
         }
         if isSealMagic {
             if available == Seal.size {
@@ -178,6 +198,13 @@ final class SegmentScanner {
             if available > Seal.size {
                 return .invalid(offset: offset, reason: "bytes follow the seal", definite: true, unsupported: false)
             }
+        }
+        // LOG-096: a frame is never all zero, so zeros from here to the end are preallocated
+        // space, not a frame — the end of the content.
+        let startsWithZero = buffer.withUnsafeBytes { $0[local..<(local + min(4, available))].allSatisfy { $0 == 0 } }
+        if startsWithZero, try zeroToEnd(from: offset) {
+            preallocatedFrom = offset
+            return .end
         }
         if available < FrameHeader.size {
             return .invalid(offset: offset, reason: "a frame header is cut short by the end of the file (\(available) bytes)", definite: false, unsupported: false)
@@ -239,6 +266,23 @@ final class SegmentScanner {
         frameCount += 1
         offset += frameSize
         return .frame(header, offset: frameOffset)
+    }
+
+    /// Whether every byte from `start` to the end of the file is zero.
+    private func zeroToEnd(from start: Int) throws -> Bool {
+        var position = start
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while position < fileSize {
+            let n = try chunk.withUnsafeMutableBytes { raw in
+                try file.read(into: raw.baseAddress!, count: min(raw.count, fileSize - position), at: position)
+            }
+            // The file is shorter than when it was opened: the writer cut its preallocated
+            // space to seal it (LOG-096); what was there was zero.
+            if n == 0 { return true }
+            if !chunk[0..<n].allSatisfy({ $0 == 0 }) { return false }
+            position += n
+        }
+        return true
     }
 
     /// Whether a frame with valid magic, sizes and CRC, or a valid seal at the very end, starts

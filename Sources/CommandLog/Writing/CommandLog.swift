@@ -247,6 +247,16 @@ public final class CommandLog: @unchecked Sendable {
             lock.release()
         }
         if failed != nil { return }
+        try writeSeal()
+    }
+
+    /// Seals the last segment (LOG-080) and syncs it: first cuts its preallocated space, so
+    /// the seal is the file's last 64 bytes (LOG-096).
+    private func writeSeal() throws {
+        if tail.allocated > tail.size {
+            try tail.file.truncate(to: tail.size)
+            tail.allocated = tail.size
+        }
         try tail.file.write(
             Seal(lastLSN: tail.lastLSN, frameCount: tail.frameCount, chainHead: tail.chain).encoded(), at: tail.size)
         try tail.file.sync()
@@ -441,6 +451,17 @@ public final class CommandLog: @unchecked Sendable {
     private func writeOutput(frames: UInt64, lastLSN: LSN, chain: ChainHash) throws {
         guard !output.isEmpty else { return }
         try tail.file.write(output, at: tail.size)
+        let end = tail.size + output.count
+        if end > tail.allocated {
+            tail.allocated = end
+            // LOG-096: zeros ahead of the frames, made durable by this flush's sync; a failure
+            // to write them is not an error (the next flush tries again).
+            let chunk = configuration.preallocationSize
+            if chunk > 0 {
+                let target = (end / chunk + 1) * chunk
+                if tail.file.writeZeros(end..<target) { tail.allocated = target }
+            }
+        }
         tail.size += output.count
         tail.frameCount += frames
         tail.lastLSN = lastLSN
@@ -450,9 +471,7 @@ public final class CommandLog: @unchecked Sendable {
 
     /// Seals the current segment, syncs it (in every durability mode, LOG-092) and starts the next.
     private func roll(chain: ChainHash) throws {
-        let seal = Seal(lastLSN: tail.lastLSN, frameCount: tail.frameCount, chainHead: tail.chain)
-        try tail.file.write(seal.encoded(), at: tail.size)
-        try tail.file.sync()
+        try writeSeal()
         tail.file.close()
         tail = try Recovery.createSegment(
             directory: directory, firstLSN: tail.lastLSN.next, previousChain: tail.chain, faults: configuration.faults)

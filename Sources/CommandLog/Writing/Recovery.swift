@@ -9,7 +9,10 @@ struct WriterTail {
     var segmentName: String
     var segmentFirstLSN: LSN
     var file: File
+    /// The end of the content: where the next frame goes.
     var size: Int
+    /// The file's size: `size` plus the preallocated zero bytes after it (LOG-096).
+    var allocated: Int
     var frameCount: UInt64
     var lastLSN: LSN
     var chain: ChainHash
@@ -154,6 +157,7 @@ struct Recovery {
             }
         }
         let file = try File.open(path(name), flags: O_RDWR, faults: configuration.faults)
+        var allocated = committedOffset
         if let sealOffset {
             // R6: a clean close. Remove the seal so appends can follow the last frame.
             try file.truncate(to: sealOffset)
@@ -161,7 +165,13 @@ struct Recovery {
             report.actions.append("opened \(name) after a clean close; removed its seal to append (R6)")
         } else {
             report.wasCleanlyClosed = false
-            if committedOffset < scanner.fileSize {
+            if let zeros = scanner.preallocatedFrom, zeros == committedOffset {
+                // R12: preallocated space after the last complete unit (LOG-096): never part
+                // of the log, nothing to cut or keep; appends reuse it.
+                allocated = scanner.fileSize
+                report.actions.append(
+                    "opened \(name) after a crash; its last frame was complete (\(scanner.fileSize - zeros) bytes of preallocated space follow it, R12)")
+            } else if committedOffset < scanner.fileSize {
                 // R8 / R10: keep the cut bytes, then truncate.
                 let cut = scanner.fileSize - committedOffset
                 let kept = try keepAside(name, from: committedOffset, size: scanner.fileSize, suffix: ".torn", removeWhole: false)
@@ -175,7 +185,7 @@ struct Recovery {
             }
         }
         return WriterTail(
-            segmentName: name, segmentFirstLSN: firstLSN, file: file, size: committedOffset,
+            segmentName: name, segmentFirstLSN: firstLSN, file: file, size: committedOffset, allocated: allocated,
             frameCount: committedFrames, lastLSN: committedLSN, chain: committedChain)
     }
 
@@ -248,7 +258,7 @@ struct Recovery {
         try file.sync()
         try Directory.sync(directory)
         return WriterTail(
-            segmentName: name, segmentFirstLSN: firstLSN, file: file, size: SegmentHeader.size, frameCount: 0,
-            lastLSN: LSN(firstLSN.rawValue - 1), chain: previousChain)
+            segmentName: name, segmentFirstLSN: firstLSN, file: file, size: SegmentHeader.size, allocated: SegmentHeader.size,
+            frameCount: 0, lastLSN: LSN(firstLSN.rawValue - 1), chain: previousChain)
     }
 }
