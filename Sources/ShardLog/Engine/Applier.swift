@@ -37,10 +37,22 @@ final class Applier: @unchecked Sendable {
     /// The applier thread ends after this long without work; the next unit starts another.
     static let idleExit: TimeInterval = 1
 
+    /// What the first stage leaves for the second (ENG-025): the batch's catalog transaction.
+    typealias Finish = @Sendable () throws -> Void
+    /// ENG-025: batches whose shards are applied and whose catalog transaction waits, at most.
+    static let finishingMax = 1
+
     private let condition = NSCondition()
     private var ready: [UInt64: Unit] = [:]
-    /// The first LSN not applied.
+    /// The first LSN not applied (both stages).
     private var nextLSN: LSN
+    /// The first LSN the first stage has not taken.
+    private var takenLSN: LSN
+    /// Batches whose shards are applied, waiting for the second stage, in LSN order.
+    private var finishing: [(finish: Finish, end: LSN, count: Int)] = []
+    /// Whether the second stage's thread is alive, and whether it sleeps waiting for work.
+    private var finisherRunning = false
+    private var finisherSleeping = false
     /// The highest LSN handed over so far (applied or not).
     private var handedOver: LSN
     /// Commands handed over and not yet applied.
@@ -52,13 +64,15 @@ final class Applier: @unchecked Sendable {
     private var settling = 0
     private var waiters: [(lsn: LSN, continuation: CheckedContinuation<Void, Never>)] = []
     private var failure: ShardLogError?
-    private let write: @Sendable ([Unit]) throws -> Void
+    private let write: @Sendable ([Unit]) throws -> Finish
     /// ENG-024: how long ready units may wait for more while nobody waits for them.
     private let coalesceWindow: TimeInterval
 
-    /// `write` applies consecutive units to the projections (one call per batch).
-    init(nextLSN: LSN, coalesceWindow: Duration = .zero, write: @escaping @Sendable ([Unit]) throws -> Void) {
+    /// `write` applies consecutive units to the shards (one call per batch) and returns what
+    /// is left to do for them — the catalog's transaction — which runs on the second stage.
+    init(nextLSN: LSN, coalesceWindow: Duration = .zero, write: @escaping @Sendable ([Unit]) throws -> Finish) {
         self.nextLSN = nextLSN
+        self.takenLSN = nextLSN
         let (seconds, attoseconds) = coalesceWindow.components
         self.coalesceWindow = Double(seconds) + Double(attoseconds) / 1e18
         self.handedOver = LSN(nextLSN.rawValue - 1)
@@ -74,7 +88,7 @@ final class Applier: @unchecked Sendable {
         ready[unit.range.lowerBound.rawValue] = unit
         backlog += unit.commandCount
         if unit.range.upperBound > handedOver { handedOver = unit.range.upperBound }
-        guard ready[nextLSN.rawValue] != nil else { return }
+        guard ready[takenLSN.rawValue] != nil else { return }
         if !running {
             running = true
             let thread = Thread { [self] in run() }
@@ -105,17 +119,18 @@ final class Applier: @unchecked Sendable {
     /// backpressure, a workflow waiting for its apply, `close`.
     private var awaitedLocked: Bool { settling > 0 || !waiters.isEmpty }
 
-    /// The applier thread: applies batches until there is no work for `idleExit`.
+    /// The applier thread, the first stage: takes batches and applies them to the shards,
+    /// until there is no work for `idleExit`.
     private func run() {
         _ = shardlog_set_thread_nice(Self.niceness)
         condition.lock()
         while failure == nil {
-            if ready[nextLSN.rawValue] == nil {
+            if ready[takenLSN.rawValue] == nil {
                 sleeping = true
                 let idle = Date().addingTimeInterval(Self.idleExit)
-                while ready[nextLSN.rawValue] == nil && failure == nil && condition.wait(until: idle) {}
+                while ready[takenLSN.rawValue] == nil && failure == nil && condition.wait(until: idle) {}
                 sleeping = false
-                if ready[nextLSN.rawValue] == nil && failure == nil { break }
+                if ready[takenLSN.rawValue] == nil && failure == nil { break }
                 continue
             }
             // ENG-024: gather more while nobody waits.
@@ -127,7 +142,7 @@ final class Applier: @unchecked Sendable {
                 if failure != nil { break }
             }
             var batch: [Unit] = []
-            var cursor = nextLSN
+            var cursor = takenLSN
             var count = 0
             while let unit = ready.removeValue(forKey: cursor.rawValue) {
                 batch.append(unit)
@@ -135,21 +150,69 @@ final class Applier: @unchecked Sendable {
                 cursor = unit.range.upperBound.next
             }
             if batch.isEmpty { continue }
+            takenLSN = cursor
+            condition.unlock()
+            var outcome: Result<Finish, ShardLogError>
+            do {
+                outcome = .success(try write(batch))
+            } catch let error as ShardLogError {
+                outcome = .failure(error)
+            } catch {
+                outcome = .failure(.database(String(describing: error)))
+            }
+            condition.lock()
+            switch outcome {
+            case .failure(let error):
+                if failure == nil { failure = error }
+            case .success(let finish):
+                // ENG-025: at most `finishingMax` batches ahead of the catalog.
+                while finishing.count >= Self.finishingMax && failure == nil { condition.wait() }
+                guard failure == nil else { break }
+                finishing.append((finish, LSN(cursor.rawValue - 1), count))
+                if !finisherRunning {
+                    finisherRunning = true
+                    let thread = Thread { [self] in finishBatches() }
+                    thread.name = "shardlog.applier.catalog"
+                    thread.start()
+                } else if finisherSleeping {
+                    condition.broadcast()
+                }
+            }
+        }
+        running = false
+        failLocked()
+    }
+
+    /// The second stage (ENG-025): runs each batch's catalog transaction in LSN order, then
+    /// the batch counts as applied; until there is no work for `idleExit`.
+    private func finishBatches() {
+        _ = shardlog_set_thread_nice(Self.niceness)
+        condition.lock()
+        while failure == nil {
+            guard let (finish, end, count) = finishing.first else {
+                finisherSleeping = true
+                let idle = Date().addingTimeInterval(Self.idleExit)
+                while finishing.isEmpty && failure == nil && condition.wait(until: idle) {}
+                finisherSleeping = false
+                if finishing.isEmpty && failure == nil { break }
+                continue
+            }
             condition.unlock()
             var outcome: ShardLogError?
             do {
-                try write(batch)
+                try finish()
             } catch let error as ShardLogError {
                 outcome = error
             } catch {
                 outcome = .database(String(describing: error))
             }
             condition.lock()
+            if !finishing.isEmpty { finishing.removeFirst() }  // emptied when the first stage failed
             if let outcome {
                 if failure == nil { failure = outcome }
                 break
             }
-            nextLSN = cursor
+            nextLSN = end.next
             backlog -= count
             let finished = takeWaitersLocked()
             condition.broadcast()
@@ -159,9 +222,18 @@ final class Applier: @unchecked Sendable {
                 condition.lock()
             }
         }
-        running = false
+        finisherRunning = false
+        failLocked()
+    }
+
+    /// On the way out of either stage, with the lock held (and released here): after a
+    /// failure nothing more is applied, and every waiter learns it.
+    private func failLocked() {
         let finished = failure == nil ? [] : takeWaitersLocked()
-        if failure != nil { ready = [:] }
+        if failure != nil {
+            ready = [:]
+            finishing = []
+        }
         condition.broadcast()
         condition.unlock()
         for continuation in finished { continuation.resume() }

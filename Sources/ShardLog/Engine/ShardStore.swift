@@ -88,7 +88,17 @@ public final class ShardStore: @unchecked Sendable {
             // was acknowledged is in the log, and the next open's catch-up applies it.
             guard let self else { throw ShardLogError.unavailable("the store was released before its writes were applied") }
             do {
-                try self.write(units)
+                // ENG-025: the catalog's part runs on the applier's second stage (it holds the
+                // store until it has run).
+                let finish = try self.applyToShards(units)
+                return { [self] in
+                    do {
+                        try finish()
+                    } catch {
+                        poison(ShardLogError.from(error, directory: dataDirectory))
+                        throw error
+                    }
+                }
             } catch {
                 // ENG-005: the projections no longer follow the log.
                 self.poison(ShardLogError.from(error, directory: self.dataDirectory))
@@ -685,7 +695,14 @@ public final class ShardStore: @unchecked Sendable {
     /// records the batch's last LSN as each touched shard's `touched_lsn`. So a shard whose
     /// applied LSN is below its `touched_lsn` has lost effects, and nothing else has.
     private func write(_ units: [Applier.Unit], skipping applied: AppliedLSNs? = nil) throws {
-        guard let last = units.last?.range.upperBound else { return }
+        try applyToShards(units, skipping: applied)()
+    }
+
+    /// `write`'s first part, the shards' transactions; returns its second, the catalog's
+    /// (PROJ-004: shards first, the catalog last). The applier runs the second part of a
+    /// batch beside the first part of the next (ENG-025).
+    private func applyToShards(_ units: [Applier.Unit], skipping applied: AppliedLSNs? = nil) throws -> Applier.Finish {
+        guard let last = units.last?.range.upperBound else { return {} }
         // A command that creates shards (initializeStore) creates their databases first.
         for unit in units {
             for (_, effects) in unit.effects {
@@ -737,15 +754,22 @@ public final class ShardStore: @unchecked Sendable {
             if Rebuilder.tracing, ContinuousClock.now - traceStart > .milliseconds(3) {
                 Rebuilder.trace("apply [\(timings.joined(separator: "; "))]", ContinuousClock.now - traceStart)
             }
-            try catalog.apply(catalogEffects, through: last, touched: perShard.keys.sorted())
-            // WF-012: a removed shard's database goes; its history stays in the log.
-            for case .setShardStatus(let id, .removed) in catalogEffects.map(\.effect) {
-                guard let projection = lock.withLock({ self.projections.removeValue(forKey: id) }) else { continue }
-                try projection.close()
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: projection.path + suffix) }
-            }
         } catch {
             throw ShardLogError.from(error, directory: dataDirectory)
+        }
+        let touched = perShard.keys.sorted()
+        return { [self, catalogEffects] in
+            do {
+                try catalog.apply(catalogEffects, through: last, touched: touched)
+                // WF-012: a removed shard's database goes; its history stays in the log.
+                for case .setShardStatus(let id, .removed) in catalogEffects.map(\.effect) {
+                    guard let projection = lock.withLock({ self.projections.removeValue(forKey: id) }) else { continue }
+                    try projection.close()
+                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: projection.path + suffix) }
+                }
+            } catch {
+                throw ShardLogError.from(error, directory: dataDirectory)
+            }
         }
     }
 
