@@ -3,7 +3,8 @@ import Foundation
 import ShardLogSys
 
 /// Applies durable commands to the projections strictly in LSN order, batching every unit
-/// that is ready (ENG-004, DESIGN invariant 5), on a thread of its own.
+/// that is ready (ENG-004, DESIGN invariant 5), on threads of its own: a batch's shards on
+/// the first, its catalog transaction on the second, one batch behind (ENG-025).
 ///
 /// A unit is handed over by its append ticket the moment it is durable (ENG-003), whether or
 /// not its writer still waits, so applying never depends on a writer's task being scheduled
@@ -11,9 +12,9 @@ import ShardLogSys
 /// durability in any order; the applier waits for the gaps before them.
 ///
 /// ENG-024: the applier is off the write path (a write returns once durable), so it gathers
-/// units for up to its coalescing window (`StoreConfiguration.applyCoalescingWindow`) before it applies them while nobody waits for it, and
-/// its thread runs at a lower scheduling priority (`niceness`) than the writers and the
-/// log's flusher. Both cut the CPU and I/O a write costs on the projections' side — fewer,
+/// units for up to its coalescing window (`StoreConfiguration.applyCoalescingWindow`)
+/// before it applies them while nobody waits for it, and its threads run at a lower
+/// scheduling priority (`niceness`) than the writers and the log's flusher. Both cut the CPU and I/O a write costs on the projections' side — fewer,
 /// larger transactions write each B-tree page once for many rows — and keep that work from
 /// taking a core from the durable path. A reader's barrier, a writer held by backpressure,
 /// or a workflow waiting for its apply ends the wait at once.
@@ -30,11 +31,11 @@ final class Applier: @unchecked Sendable {
     /// to be applied before it returns, so the backlog (and the memory its effects hold)
     /// stays bounded when writes come faster than the projections take them.
     static let backlogMax = 8_192
-    /// ENG-024: how many ready commands end the wait for more (`coalesceWindow`) early.
+    /// ENG-024: how many ready commands end the wait for more (the coalescing window) early.
     static let coalesceCommandsMax = 4_096
-    /// ENG-024: the applier thread's `nice` value (Linux; 0 is the default, 19 the lowest).
+    /// ENG-024: the applier threads' `nice` value (Linux; 0 is the default, 19 the lowest).
     static let niceness: Int32 = 10
-    /// The applier thread ends after this long without work; the next unit starts another.
+    /// An applier thread ends after this long without work; the next unit starts another.
     static let idleExit: TimeInterval = 1
 
     /// What the first stage leaves for the second (ENG-025): the batch's catalog transaction.
