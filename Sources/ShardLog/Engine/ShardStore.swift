@@ -143,7 +143,7 @@ public final class ShardStore: @unchecked Sendable {
             if try catalog.schemaVersion() != CatalogProjection.schemaVersion {
                 // A catalog of another version is a projection like any other: rebuilt from the log.
                 try catalog.close()
-                for suffix in ["", "-wal", "-shm"] { try? fileManager.removeItem(atPath: catalogPath(dataDirectory) + suffix) }
+                Rebuilder.removeDatabaseFiles([catalogPath(dataDirectory)])
                 catalog = try CatalogProjection(path: catalogPath(dataDirectory))
             }
             let catalogLSN = try catalog.appliedLSN()
@@ -765,7 +765,7 @@ public final class ShardStore: @unchecked Sendable {
                 for case .setShardStatus(let id, .removed) in catalogEffects.map(\.effect) {
                     guard let projection = lock.withLock({ self.projections.removeValue(forKey: id) }) else { continue }
                     try projection.close()
-                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: projection.path + suffix) }
+                    Rebuilder.removeDatabaseFiles([projection.path])
                 }
             } catch {
                 throw ShardLogError.from(error, directory: dataDirectory)
