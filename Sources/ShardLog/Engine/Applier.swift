@@ -132,19 +132,13 @@ final class Applier: @unchecked Sendable {
         condition.lock()
         while failure == nil {
             if ready[takenLSN.rawValue] == nil {
-                sleeping = true
-                let idle = Date().addingTimeInterval(Self.idleExit)
-                while ready[takenLSN.rawValue] == nil && failure == nil && condition.wait(until: idle) {}
-                sleeping = false
+                sleep(\.sleeping, for: Self.idleExit) { ready[takenLSN.rawValue] == nil }
                 if ready[takenLSN.rawValue] == nil && failure == nil { break }
                 continue
             }
             // ENG-024: gather more while nobody waits.
             if coalesceWindow > 0 && !awaitedLocked && backlog < Self.coalesceCommandsMax {
-                sleeping = true
-                let deadline = Date().addingTimeInterval(coalesceWindow)
-                while !awaitedLocked && backlog < Self.coalesceCommandsMax && failure == nil && condition.wait(until: deadline) {}
-                sleeping = false
+                sleep(\.sleeping, for: coalesceWindow) { !awaitedLocked && backlog < Self.coalesceCommandsMax }
                 if failure != nil { break }
             }
             var batch: [Unit] = []
@@ -158,14 +152,7 @@ final class Applier: @unchecked Sendable {
             if batch.isEmpty { continue }
             takenLSN = cursor
             condition.unlock()
-            var outcome: Result<Finish, ShardLogError>
-            do {
-                outcome = .success(try write(batch))
-            } catch let error as ShardLogError {
-                outcome = .failure(error)
-            } catch {
-                outcome = .failure(.database(String(describing: error)))
-            }
+            let outcome = Self.attempt { try write(batch) }
             condition.lock()
             switch outcome {
             case .failure(let error):
@@ -189,26 +176,16 @@ final class Applier: @unchecked Sendable {
         condition.lock()
         while failure == nil {
             guard let (finish, end, count) = finishing.first else {
-                finisherSleeping = true
-                let idle = Date().addingTimeInterval(Self.idleExit)
-                while finishing.isEmpty && failure == nil && condition.wait(until: idle) {}
-                finisherSleeping = false
+                sleep(\.finisherSleeping, for: Self.idleExit) { finishing.isEmpty }
                 if finishing.isEmpty && failure == nil { break }
                 continue
             }
             condition.unlock()
-            var outcome: ShardLogError?
-            do {
-                try finish()
-            } catch let error as ShardLogError {
-                outcome = error
-            } catch {
-                outcome = .database(String(describing: error))
-            }
+            let outcome = Self.attempt { try finish() }
             condition.lock()
             if !finishing.isEmpty { finishing.removeFirst() }  // emptied when the first stage failed
-            if let outcome {
-                if failure == nil { failure = outcome }
+            if case .failure(let error) = outcome {
+                if failure == nil { failure = error }
                 break
             }
             nextLSN = end.next
@@ -223,6 +200,27 @@ final class Applier: @unchecked Sendable {
         }
         finisherRunning = false
         failLocked()
+    }
+
+    /// Waits, with the lock held and the stage's `sleeping` flag set so that new work or a
+    /// waiter wakes it, while `waiting` holds and nothing failed, for at most `seconds`.
+    /// (A key path, not `inout`: other threads read the flag while the lock is released.)
+    private func sleep(_ sleeping: ReferenceWritableKeyPath<Applier, Bool>, for seconds: TimeInterval, while waiting: () -> Bool) {
+        self[keyPath: sleeping] = true
+        let deadline = Date().addingTimeInterval(seconds)
+        while waiting() && failure == nil && condition.wait(until: deadline) {}
+        self[keyPath: sleeping] = false
+    }
+
+    /// A stage's work, with any error as the store's (a projection's failure, ENG-005).
+    private static func attempt<T>(_ body: () throws -> T) -> Result<T, ShardLogError> {
+        do {
+            return .success(try body())
+        } catch let error as ShardLogError {
+            return .failure(error)
+        } catch {
+            return .failure(.database(String(describing: error)))
+        }
     }
 
     /// On the way out of either stage, with the lock held (and released here): after a
