@@ -436,7 +436,7 @@ public final class CommandLog: @unchecked Sendable {
                 output.removeLast(frame.count)
                 try writeOutput(frames: framesInOutput, lastLSN: lastInOutput, chain: chain)
                 framesInOutput = 0
-                try roll(chain: chain)
+                try roll()
                 // The frame was chained to `chain`, which the new segment's header carries too.
                 output.append(contentsOf: frame)
             }
@@ -470,7 +470,7 @@ public final class CommandLog: @unchecked Sendable {
     }
 
     /// Seals the current segment, syncs it (in every durability mode, LOG-092) and starts the next.
-    private func roll(chain: ChainHash) throws {
+    private func roll() throws {
         try writeSeal()
         tail.file.close()
         tail = try Recovery.createSegment(
