@@ -246,7 +246,10 @@ extension ShardStore {
             let held = emptyAttempts >= Self.copyAttemptsBeforeHold
             if held { await waitUntilApplied(through: hold(migration.personaId)) }
             defer { if held { release(migration.personaId) } }
-            let batch = try source.readBatch(personaID: migration.personaId, after: migration.cursor, limit: migration.batchSize)
+            // ENG-026: the read (milliseconds of CPU) runs below the writers' priority.
+            let batch = try await BackgroundReads.shared.run { [personaId = migration.personaId, cursor = migration.cursor, limit = migration.batchSize] in
+                try source.readBatch(personaID: personaId, after: cursor, limit: limit)
+            }
             // Cut the batch at its first row a command after the read changed.
             let touched = touchesSnapshot(of: migration.personaId)
             let cut = batch.rows.firstIndex { (touched[$0.key] ?? .zero) > batch.appliedLSN } ?? batch.rows.count
@@ -264,7 +267,9 @@ extension ShardStore {
                 do {
                     try await submit(
                         [(.workflow(.migrationCopied(migrationId: migration.id, rows: chunk.rows, cursor: chunk.cursor)), workflowEnvelope())],
-                        deferSync: true  // LOG-095: writes to the persona share this step's sync
+                        // LOG-095: writes to the persona share this step's sync — unless they
+                        // are held, when waiting for one would only hold them longer.
+                        deferSync: !held
                     ) { touches in
                         guard let touched = touches[migration.personaId] else { return true }
                         return !keys.contains { (touched[$0] ?? .zero) > appliedLSN }
@@ -304,9 +309,12 @@ extension ShardStore {
     /// WF-024: asks both shards for the persona's digest at one LSN, then records the outcome.
     private func verify(_ migration: MigrationWorkflow) async throws {
         let lsn = try await submit([(.workflow(.migrationVerify(migrationId: migration.id)), workflowEnvelope())])[0]
-        guard let sourceDigest = try projection(forShard: migration.source)?.reports.takeDigest(lsn: lsn, staged: false),
-            let targetDigest = try projection(forShard: migration.target)?.reports.takeDigest(lsn: lsn, staged: true)
-        else {
+        let source = projection(forShard: migration.source), target = projection(forShard: migration.target)
+        // ENG-026: digesting a persona's rows takes long; it runs below the writers' priority.
+        let (sourceDigest, targetDigest) = try await BackgroundReads.shared.run {
+            (try source?.reports.takeDigest(lsn: lsn, staged: false), try target?.reports.takeDigest(lsn: lsn, staged: true))
+        }
+        guard let sourceDigest, let targetDigest else {
             throw ShardLogError.incompatible(reason: "\(migration.id): the digests reported at LSN \(lsn) are missing")
         }
         if sourceDigest == targetDigest {
