@@ -3,20 +3,21 @@ import Testing
 
 @testable import ShardLog
 
-/// ENG-026: the workflow drivers' long reads run on a thread of their own, below the
-/// writers' priority.
+/// ENG-026: the workflow drivers' long reads run on a thread of their own, in the idle
+/// scheduling class.
 @Suite struct BackgroundReadsTests {
     struct Refused: Error, Equatable { let id: Int }
 
-    /// A read runs on another thread than its caller's, at the applier's `nice` value
-    /// (Linux), and its result or error reaches the caller; reads run one at a time, in order.
-    @Test func readsRunOnTheirOwnThreadInOrderAtTheLowerPriority() async throws {
+    /// A read runs on another thread than its caller's, in the idle scheduling class (Linux),
+    /// and its result or error reaches the caller; reads run one at a time, in order.
+    @Test func readsRunOnTheirOwnThreadInOrderInTheIdleClass() async throws {
         let reads = BackgroundReads()
         let caller = pthread_self()
-        let (onCaller, nice) = try await reads.run { (pthread_equal(pthread_self(), caller) != 0, Self.currentThreadNice()) }
+        let (onCaller, policy) = try await reads.run { (pthread_equal(pthread_self(), caller) != 0, Self.currentThreadPolicy()) }
         #expect(!onCaller)
         #if os(Linux)
-        #expect(nice == Applier.niceness)
+        #expect(policy == Self.schedIdle)
+        #expect(Self.currentThreadPolicy() != Self.schedIdle, "the caller's thread keeps its class")
         #endif
         await #expect(throws: Refused(id: 7)) { try await reads.run { () throws -> Int in throw Refused(id: 7) } }
 
@@ -44,10 +45,12 @@ import Testing
         #expect(try await reads.run { "again" } == "again")
     }
 
-    static func currentThreadNice() -> Int32 {
+    /// `SCHED_IDLE` (linux/sched.h; Swift's Glibc module does not export it).
+    static let schedIdle: Int32 = 5
+
+    static func currentThreadPolicy() -> Int32 {
         #if os(Linux)
-        errno = 0
-        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)  // Linux: the calling thread
+        return sched_getscheduler(0)  // Linux: the calling thread
         #else
         return 0
         #endif
