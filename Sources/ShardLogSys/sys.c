@@ -24,14 +24,3 @@ int shardlog_set_thread_nice(int nice) {
     return 0;
 #endif
 }
-
-#include <sched.h>
-
-int shardlog_set_thread_idle_policy(void) {
-#if defined(__linux__)
-    struct sched_param param = { .sched_priority = 0 };
-    return sched_setscheduler(0, SCHED_IDLE, &param);
-#else
-    return 0;
-#endif
-}

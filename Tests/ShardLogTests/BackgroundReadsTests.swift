@@ -3,21 +3,20 @@ import Testing
 
 @testable import ShardLog
 
-/// ENG-026: the workflow drivers' long reads run on a thread of their own, in the idle
-/// scheduling class.
+/// ENG-026: the workflow drivers' long reads run on a thread of their own, below the
+/// writers' priority.
 @Suite struct BackgroundReadsTests {
     struct Refused: Error, Equatable { let id: Int }
 
-    /// A read runs on another thread than its caller's, in the idle scheduling class (Linux),
-    /// and its result or error reaches the caller; reads run one at a time, in order.
-    @Test func readsRunOnTheirOwnThreadInOrderInTheIdleClass() async throws {
+    /// A read runs on another thread than its caller's, at the applier's `nice` value
+    /// (Linux), and its result or error reaches the caller; reads run one at a time, in order.
+    @Test func readsRunOnTheirOwnThreadInOrderAtTheLowerPriority() async throws {
         let reads = BackgroundReads()
         let caller = pthread_self()
-        let (onCaller, policy) = try await reads.run { (pthread_equal(pthread_self(), caller) != 0, Self.currentThreadPolicy()) }
+        let (onCaller, nice) = try await reads.run { (pthread_equal(pthread_self(), caller) != 0, Self.currentThreadNice()) }
         #expect(!onCaller)
         #if os(Linux)
-        #expect(policy == Self.schedIdle)
-        #expect(Self.currentThreadPolicy() != Self.schedIdle, "the caller's thread keeps its class")
+        #expect(nice == Applier.niceness)
         #endif
         await #expect(throws: Refused(id: 7)) { try await reads.run { () throws -> Int in throw Refused(id: 7) } }
 
@@ -45,12 +44,10 @@ import Testing
         #expect(try await reads.run { "again" } == "again")
     }
 
-    /// `SCHED_IDLE` (linux/sched.h; Swift's Glibc module does not export it).
-    static let schedIdle: Int32 = 5
-
-    static func currentThreadPolicy() -> Int32 {
+    static func currentThreadNice() -> Int32 {
         #if os(Linux)
-        return sched_getscheduler(0)  // Linux: the calling thread
+        errno = 0
+        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)  // Linux: the calling thread
         #else
         return 0
         #endif

@@ -2,18 +2,16 @@ import Foundation
 import ShardLogSys
 
 /// Runs the workflow drivers' long reads — a copy batch (WF-023), the two digests of a
-/// verify step (WF-024) — on a thread of its own in Linux's idle scheduling class (ENG-026),
-/// and resumes the caller with the result.
+/// verify step (WF-024) — on a thread of its own at the applier's lower scheduling priority
+/// (ENG-026), and resumes the caller with the result.
 ///
 /// Why: a driver is an async function on Swift's cooperative pool, which has one thread per
 /// core. A copy batch's read (up to `batchSize` rows with their embeddings) takes
 /// milliseconds of CPU and a digest of a large persona far more; on a pool thread at the
-/// writers' priority it held a core that a writer's task, woken on that core when its
-/// append was durable, then waited for — the slowest 1% of a hot migration's writes waited
-/// ~1–3 ms to be resumed while the other core was idle. A thread of the idle class gives
-/// its core to a woken writer at once (a lower `nice` value does not: the scheduler lets a
-/// running thread finish its time slice); the price is that a migration's reads run only
-/// on CPU the rest of the process leaves, so a migration takes longer on a busy machine.
+/// writers' priority it holds a core that a writer's task, woken on that core when its
+/// append is durable, then waits for — measured: the writes of a hot migration waited
+/// ~1–3 ms to be resumed in their slowest 1%, while the other core was idle. At the lower
+/// priority the woken writer takes the core at once.
 ///
 /// One thread serves every store of the process, one read at a time, in the order asked; it
 /// ends after `idleExit` without work and the next read starts another. A read must not
@@ -52,8 +50,7 @@ final class BackgroundReads: @unchecked Sendable {
     }
 
     private func loop() {
-        // Linux's idle class; where it is refused, the applier's nice value.
-        if shardlog_set_thread_idle_policy() != 0 { _ = shardlog_set_thread_nice(Applier.niceness) }
+        _ = shardlog_set_thread_nice(Applier.niceness)
         condition.lock()
         while true {
             if jobs.isEmpty {

@@ -12,9 +12,4 @@ int shardlog_start_writeback(int fd);
 /// privilege); elsewhere than Linux it does nothing and returns 0.
 int shardlog_set_thread_nice(int nice);
 
-/// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs only on a core no
-/// other thread of a normal class wants, and a woken normal thread takes its core at once.
-/// Returns 0, or -1 with `errno` set; elsewhere than Linux it does nothing and returns 0.
-int shardlog_set_thread_idle_policy(void);
-
 #endif
