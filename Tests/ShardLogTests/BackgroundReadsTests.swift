@@ -9,8 +9,8 @@ import Testing
     struct Refused: Error, Equatable { let id: Int }
 
     /// A read runs on another thread than its caller's, at the applier's `nice` value
-    /// (Linux), and its result or error reaches the caller; reads run one at a time, in order.
-    @Test func readsRunOnTheirOwnThreadInOrderAtTheLowerPriority() async throws {
+    /// (Linux), and its result or error reaches the caller; reads run one at a time.
+    @Test func readsRunOnTheirOwnThreadOneAtATimeAtTheLowerPriority() async throws {
         let reads = BackgroundReads()
         let caller = pthread_self()
         let (onCaller, nice) = try await reads.run { (pthread_equal(pthread_self(), caller) != 0, Self.currentThreadNice()) }
@@ -20,16 +20,15 @@ import Testing
         #endif
         await #expect(throws: Refused(id: 7)) { try await reads.run { () throws -> Int in throw Refused(id: 7) } }
 
-        // Many at once: each sees the previous one finished (one at a time), in the order asked.
+        // Many at once: every one runs, and none while another runs.
         let log = LockedLog()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<20 {
                 group.addTask { try await reads.run { log.record(i) } }
-                try await Task.sleep(for: .milliseconds(2))  // asked in this order
             }
             try await group.waitForAll()
         }
-        #expect(log.entries == Array(0..<20))
+        #expect(log.entries.sorted() == Array(0..<20))
         #expect(log.overlapped == false)
     }
 

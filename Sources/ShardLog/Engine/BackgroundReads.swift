@@ -11,7 +11,9 @@ import ShardLogSys
 /// writers' priority it holds a core that a writer's task, woken on that core when its
 /// append is durable, then waits for — measured: the writes of a hot migration waited
 /// ~1–3 ms to be resumed in their slowest 1%, while the other core was idle. At the lower
-/// priority the woken writer takes the core at once.
+/// priority the thread gets a small share of a busy core (the scheduler still lets it finish
+/// its time slice before a woken writer runs; Linux's idle class, which would not, made
+/// migrations 3–4 times as long — ENG-026).
 ///
 /// One thread serves every store of the process, one read at a time, in the order asked; it
 /// ends after `idleExit` without work and the next read starts another. A read must not
