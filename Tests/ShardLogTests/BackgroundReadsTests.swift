@@ -45,7 +45,6 @@ import Testing
 
     static func currentThreadNice() -> Int32 {
         #if os(Linux)
-        errno = 0
         return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)  // Linux: the calling thread
         #else
         return 0
