@@ -89,7 +89,12 @@ final class CatalogProjection: Sendable {
         case .setActivePersona(let id):
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('active_persona', ?)", arguments: [id])
         case .indexMemory(let id, let personaID):
-            try db.cachedStatement(sql: "INSERT INTO memory_index (id, persona_id, deleted) VALUES (?, ?, 0)").execute(arguments: [id, personaID])
+            // One per memory written: bound through SQLite's C API like the shard's memory
+            // insert (PROJ-004), which skips building an array of DatabaseValues per row.
+            var binder = RawBinder(try db.cachedStatement(sql: "INSERT INTO memory_index (id, persona_id, deleted) VALUES (?, ?, 0)").sqliteStatement)
+            binder.text(id)
+            binder.text(personaID)
+            try binder.step(db)
         case .markMemoryDeleted(let id):
             try db.execute(sql: "UPDATE memory_index SET deleted = 1 WHERE id = ?", arguments: [id])
         case .indexConversation(let id, let personaID):
@@ -102,7 +107,10 @@ final class CatalogProjection: Sendable {
             try db.execute(sql: "DELETE FROM memory_index WHERE persona_id = ?", arguments: [personaID])
             try db.execute(sql: "DELETE FROM conversation_index WHERE persona_id = ?", arguments: [personaID])
         case .recordCommandID(let id):
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO command_ids (command_id, lsn) VALUES (?, ?)").execute(arguments: [id, at])
+            var binder = RawBinder(try db.cachedStatement(sql: "INSERT OR REPLACE INTO command_ids (command_id, lsn) VALUES (?, ?)").sqliteStatement)
+            binder.text(id)
+            binder.int(at)
+            try binder.step(db)
         case .addShard(let id):
             try db.execute(sql: "INSERT INTO shards (id, status, created_lsn) VALUES (?, 'active', ?)", arguments: [id, at])
         case .setShardStatus(let id, let status):
