@@ -29,8 +29,9 @@ let package = Package(
         ),
         // CRC-32C (Castagnoli): SSE4.2 instruction when the CPU has it, slicing-by-8 otherwise.
         .target(name: "ShardLogCRC32C"),
-        // System calls Swift's Glibc module does not export (sync_file_range).
-        .target(name: "ShardLogSys"),
+        // C calls Swift cannot make: system calls Swift's Glibc module does not export
+        // (sync_file_range, setpriority on a thread) and SQLite's variadic sqlite3_config.
+        .target(name: "ShardLogSys", dependencies: [.product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // The command log: segments, frames, group commit, recovery, verification.
         // Knows nothing of SQLite or personas (Specs/CommandLog.md).
         .target(
@@ -76,7 +77,7 @@ let package = Package(
         // A child process for the engine's crash tests.
         .executableTarget(
             name: "shardstore-crash-child",
-            dependencies: ["ShardLog", "CommandLog"],
+            dependencies: ["ShardLog", "CommandLog", .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Helpers both test targets share (temporary directories, seeded randomness).

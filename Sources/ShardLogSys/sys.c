@@ -1,4 +1,5 @@
-// System calls Swift's Glibc module does not export.
+// C calls Swift cannot make: system calls its Glibc module does not export, and
+// SQLite's variadic sqlite3_config.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include "ShardLogSys.h"
@@ -23,4 +24,10 @@ int shardlog_set_thread_nice(int nice) {
     (void)nice;
     return 0;
 #endif
+}
+
+#include <sqlite3.h>
+
+int shardlog_sqlite_memory_statistics_off(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }

@@ -17,7 +17,14 @@
 // step; with HANDSHAKE 1 it waits for a line on standard input before each next step (so
 // the parent can kill it right after any step). Prints `done` at the end, then keeps
 // writing until killed.
+//
+// Usage: shardstore-crash-child DIR sqlite-memory-statistics FIRST
+// Not a crash test: checks PROJ-006 in a process of its own. With FIRST `store` the store is
+// the process's first use of SQLite; with `app` the process opens an SQLite connection of its
+// own first. Writes 100 memories, then prints `memory-used N` (SQLite's count of its memory
+// in use, which stays 0 while its memory statistics are off) and exits.
 import CommandLog
+import GRDBSQLite
 import Glibc
 import ShardLog
 
@@ -35,6 +42,9 @@ func writeLine(_ line: String) {
 struct StoreCrashChild {
     static func main() async throws {
         let arguments = CommandLine.arguments
+        if arguments.count == 4, arguments[2] == "sqlite-memory-statistics" {
+            try await sqliteMemoryStatistics(directory: arguments[1], storeFirst: arguments[3] == "store")
+        }
         if arguments.count == 5, arguments[2] == "migration" {
             try await migration(directory: arguments[1], round: Int(arguments[3])!, handshake: arguments[4] == "1")
         }
@@ -143,6 +153,23 @@ struct StoreCrashChild {
             exit(3)
         }
         _ = await writer.result
+        exit(0)
+    }
+
+    static func sqliteMemoryStatistics(directory: String, storeFirst: Bool) async throws -> Never {
+        var own: OpaquePointer?
+        if !storeFirst {
+            guard sqlite3_open_v2(":memory:", &own, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { exit(3) }
+        }
+        let store = try await ShardStore.open(at: directory)
+        try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")))
+        for i in 0..<100 {
+            try await store.execute(.addMemory(MemoryCreation(id: "m\(i)", personaId: "p", name: "m", content: "memory \(i)")))
+        }
+        _ = try store.personaMemories("p")
+        writeLine("memory-used \(sqlite3_memory_used())")
+        try await store.close()
+        sqlite3_close(own)
         exit(0)
     }
 

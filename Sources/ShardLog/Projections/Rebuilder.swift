@@ -196,6 +196,7 @@ struct Rebuilder {
     /// A connection for loading: no rollback journal and no syncs (the file is synced once at
     /// the end and only then renamed into place, so a crash leaves the old file untouched).
     static func bulkQueue(_ path: String, cacheKiB: Int) throws -> DatabaseQueue {
+        SQLiteProcess.prepare()
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = OFF")

@@ -53,6 +53,7 @@ final class WALCheckpoint: @unchecked Sendable {
     /// this checkpointer briefly holds WAL locks while it copies pages, and a write or read
     /// that meets one waits instead of failing (GRDB's default fails at once).
     func poolConfiguration(label: String, readers: Int) -> Configuration {
+        SQLiteProcess.prepare()  // PROJ-006, before the pool's first connection
         var configuration = Configuration()
         configuration.maximumReaderCount = readers
         configuration.busyMode = .timeout(Self.busyTimeout)

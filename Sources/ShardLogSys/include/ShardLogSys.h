@@ -12,4 +12,11 @@ int shardlog_start_writeback(int fd);
 /// privilege); elsewhere than Linux it does nothing and returns 0.
 int shardlog_set_thread_nice(int nice);
 
+/// Turns off SQLite's memory statistics for the process
+/// (`sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)`, which Swift cannot call: it is variadic).
+/// With them on, every allocation and free inside SQLite takes one process-wide mutex.
+/// Only possible before SQLite is initialised (before the process's first connection):
+/// returns SQLITE_OK, or SQLITE_MISUSE when it is too late (nothing changes then).
+int shardlog_sqlite_memory_statistics_off(void);
+
 #endif

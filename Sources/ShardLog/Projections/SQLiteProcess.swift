@@ -1,0 +1,15 @@
+import ShardLogSys
+
+/// Process-wide SQLite settings ShardLog makes before its first connection (PROJ-006).
+enum SQLiteProcess {
+    /// Whether ShardLog turned SQLite's memory statistics off in this process. With them
+    /// on, every allocation and free inside SQLite takes one process-wide mutex, which the
+    /// applier's two threads and the rebuild's writers contend on. SQLite accepts the
+    /// setting only before it is initialised: when the process had already opened a
+    /// connection of its own before ShardLog's first, the setting stays as it was (false).
+    static let memoryStatisticsTurnedOff: Bool = shardlog_sqlite_memory_statistics_off() == 0
+
+    /// Called before every connection ShardLog's projections open; only the first call
+    /// does anything.
+    static func prepare() { _ = memoryStatisticsTurnedOff }
+}
