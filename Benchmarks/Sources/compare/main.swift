@@ -103,10 +103,12 @@ func shardLogWrites(shards: Int, durability: Durability, writers: Int, run: Int)
 }
 
 if let index = arguments.firstIndex(of: "--writes-profile") {
-    // For perf: one ShardLog durable-write figure alone, `--writes-profile WRITERS always|none [--window S]`.
+    // For perf: one ShardLog durable-write figure alone,
+    // `--writes-profile WRITERS always|none [--window S] [--shards N]` (4 shards unless given).
     let writers = Int(arguments[index + 1])!
     let durability: Durability = arguments[index + 2] == "none" ? .none : .always
-    print(String(format: "%.0f ops/s", try await shardLogWrites(shards: 4, durability: durability, writers: writers, run: 0)))
+    let shards = arguments.firstIndex(of: "--shards").map { Int(arguments[$0 + 1])! } ?? 4
+    print(String(format: "%.0f ops/s", try await shardLogWrites(shards: shards, durability: durability, writers: writers, run: 0)))
     exit(0)
 }
 
