@@ -90,7 +90,7 @@ final class CatalogProjection: Sendable {
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('active_persona', ?)", arguments: [id])
         case .indexMemory(let id, let personaID):
             // One per memory written: bound through SQLite's C API like the shard's memory
-            // insert (PROJ-004), which skips building an array of DatabaseValues per row.
+            // insert, which skips building an array of DatabaseValues per row.
             var binder = RawBinder(try db.cachedStatement(sql: "INSERT INTO memory_index (id, persona_id, deleted) VALUES (?, ?, 0)").sqliteStatement)
             binder.text(id)
             binder.text(personaID)
