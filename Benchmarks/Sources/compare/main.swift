@@ -76,7 +76,10 @@ func memory(_ writer: Int, _ i: Int, _ run: Int) -> MemoryCreation {
 }
 
 /// ShardLog: `writers` tasks execute one addMemory each, without pause, for `window`.
-func shardLogWrites(shards: Int, durability: Durability, writers: Int, run: Int) async throws -> Double {
+/// With `probeReads`, a thread of its own also reads a persona every 2 ms meanwhile (each read
+/// waits for the writes acknowledged before it to be applied, ENG-003) and the latencies of
+/// those reads are printed.
+func shardLogWrites(shards: Int, durability: Durability, writers: Int, run: Int, probeReads: Bool = false) async throws -> Double {
     var configuration = StoreConfiguration()
     configuration.shardCount = shards
     configuration.durability = durability
@@ -84,6 +87,7 @@ func shardLogWrites(shards: Int, durability: Durability, writers: Int, run: Int)
     try await store.execute((0..<personaCount).map { (.createPersona(PersonaCreation(id: "persona-\($0)", shard: "", name: "P\($0)")), Envelope()) })
     let deadline = ContinuousClock.now + window
     let start = ContinuousClock.now
+    let probe = probeReads ? ReadProbe(store: store, until: deadline) : nil
     let counts = try await withThrowingTaskGroup(of: Int.self) { group in
         for w in 0..<writers {
             group.addTask {
@@ -98,17 +102,51 @@ func shardLogWrites(shards: Int, durability: Durability, writers: Int, run: Int)
         return try await group.reduce(0, +)
     }
     let rate = Double(counts) / seconds(ContinuousClock.now - start)
+    if let probe {
+        let latencies = probe.finish()
+        print(String(format: "reads during the writes: p50 %.0f µs, p99 %.0f µs, max %.0f µs (%d reads)",
+                     percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.max() ?? 0, latencies.count))
+    }
     try await store.close()
     return rate
 }
 
+/// `--probe-reads`: a thread that reads `persona-0` every 2 ms until `deadline`, timing each read.
+final class ReadProbe: @unchecked Sendable {
+    // @unchecked Sendable: `latencies` is written by the thread and read after `done` is signalled.
+    private var latencies: [Double] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(store: ShardStore, until deadline: ContinuousClock.Instant) {
+        let thread = Thread { [self] in
+            while ContinuousClock.now < deadline {
+                let start = ContinuousClock.now
+                _ = try? store.persona(id: "persona-0")
+                latencies.append(seconds(ContinuousClock.now - start) * 1e6)
+                Thread.sleep(forTimeInterval: 0.002)
+            }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// The read latencies in µs, once the thread has ended.
+    func finish() -> [Double] {
+        done.wait()
+        return latencies
+    }
+}
+
 if let index = arguments.firstIndex(of: "--writes-profile") {
     // For perf: one ShardLog durable-write figure alone,
-    // `--writes-profile WRITERS always|none [--window S] [--shards N]` (4 shards unless given).
+    // `--writes-profile WRITERS always|none [--window S] [--shards N] [--probe-reads]` (4 shards
+    // unless given; `--probe-reads` also times a read every 2 ms meanwhile).
     let writers = Int(arguments[index + 1])!
     let durability: Durability = arguments[index + 2] == "none" ? .none : .always
     let shards = arguments.firstIndex(of: "--shards").map { Int(arguments[$0 + 1])! } ?? 4
-    print(String(format: "%.0f ops/s", try await shardLogWrites(shards: shards, durability: durability, writers: writers, run: 0)))
+    let rate = try await shardLogWrites(
+        shards: shards, durability: durability, writers: writers, run: 0, probeReads: arguments.contains("--probe-reads"))
+    print(String(format: "%.0f ops/s", rate))
     exit(0)
 }
 
