@@ -80,3 +80,30 @@ import Testing
         #expect(released == nil, "nothing else holds the store")
     }
 }
+
+/// ENG-005: once the applier failed to apply a batch, the read waiting for it and every read
+/// after it fail with that error: the rows will never hold what was acknowledged.
+@Suite struct ApplierFailureTests {
+    func unit(_ lsn: UInt64) -> Applier.Unit {
+        Applier.Unit(range: LSN(lsn)...LSN(lsn), effects: [(LSN(lsn), Effects())])
+    }
+
+    @Test func aFailedApplyFailsEveryLaterRead() throws {
+        let applier = Applier(nextLSN: LSN(1)) { units in
+            if units.contains(where: { $0.range.contains(LSN(2)) }) { throw ShardLogError.database("disk on fire") }
+            return {}
+        }
+        applier.handOver(unit(1))
+        try applier.settle()
+        applier.handOver(unit(2))
+        for round in ["the read waiting for it", "a later read", "a read after another write was refused"] {
+            if round.hasSuffix("refused") { applier.handOver(unit(3)) }
+            do {
+                try applier.settle()
+                Issue.record("\(round) passed a barrier that the failed apply blocks")
+            } catch {
+                #expect("\(error)".contains("disk on fire"), "\(round): \(error)")
+            }
+        }
+    }
+}

@@ -270,7 +270,10 @@ final class Applier: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         let target = handedOver
-        guard nextLSN <= target && failure == nil else { return }
+        guard nextLSN <= target else { return }
+        // ENG-005: writes acknowledged that the projections will never hold fail every read
+        // (before, a read after the failed one passed the barrier and read the stale rows).
+        if let failure { throw failure }
         settling += 1
         defer { settling -= 1 }
         if sleeping { condition.broadcast() }  // ENG-024: someone waits now
