@@ -1,5 +1,6 @@
 import CommandLog
 import Foundation
+import GRDB
 import Testing
 
 @testable import ShardLog
@@ -78,6 +79,75 @@ import Testing
         store = nil
         try await Task.sleep(for: .milliseconds(400))
         #expect(released == nil, "nothing else holds the store")
+    }
+}
+
+/// ENG-003's bound as a configuration (`StoreConfiguration.applyBacklogMax`): past it a write
+/// returns only once it is applied. With a coalescing window far longer than the test, the
+/// rows reach the shards before `execute` returns only when the bound makes the write wait.
+@Suite struct BacklogBoundTests {
+    /// Memories in the shards' files, read with connections of their own (no read barrier).
+    func memoriesInShardFiles(_ store: String) throws -> Int {
+        var total = 0
+        for shard in Router.defaultShardIDs(count: 4) {
+            // Not applied yet may mean no file yet, or no tables in it yet (ENG-003).
+            let path = ShardStore.shardPath(store, shard)
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            var configuration = Configuration()
+            configuration.readonly = true
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            total += try queue.read { db in
+                try db.tableExists("memories") ? Int.fetchOne(db, sql: "SELECT count(*) FROM memories") ?? 0 : 0
+            }
+            try queue.close()
+        }
+        return total
+    }
+
+    func memoriesAppliedWhenExecuteReturns(bound: Int) async throws -> Int {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var configuration = smallConfiguration()
+        configuration.applyCoalescingWindow = .seconds(300)
+        configuration.applyBacklogMax = bound
+        let store = try await ShardStore.open(at: dir.store, configuration: configuration)
+        try await store.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
+        try await store.execute([
+            (.addMemory(MemoryCreation(id: "m0", personaId: "alice", name: "n", content: "c")), Envelope()),
+            (.addMemory(MemoryCreation(id: "m1", personaId: "alice", name: "n", content: "c")), Envelope()),
+        ])
+        let applied = try memoriesInShardFiles(dir.store)
+        try await store.close()
+        return applied
+    }
+
+    @Test func pastTheBoundAWriteReturnsApplied() async throws {
+        #expect(try await memoriesAppliedWhenExecuteReturns(bound: 1) == 2)
+    }
+
+    /// The control: under the default bound the same write returns before it is applied.
+    @Test func underTheBoundAWriteReturnsBeforeItIsApplied() async throws {
+        #expect(try await memoriesAppliedWhenExecuteReturns(bound: StoreConfiguration.defaultApplyBacklogMax) == 0)
+    }
+
+    @Test func aBoundOutsideItsRangeIsRefusedAndNothingIsCreated() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        for bound in [0, 131_073] {
+            var configuration = smallConfiguration()
+            configuration.applyBacklogMax = bound
+            do {
+                _ = try await ShardStore.open(at: dir.store, configuration: configuration)
+                Issue.record("applyBacklogMax \(bound) was accepted")
+            } catch let error as ShardLogError {
+                guard case .invalidConfiguration(let reason) = error else {
+                    Issue.record("\(error)")
+                    continue
+                }
+                #expect(reason.contains("applyBacklogMax"))
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir.store))
+        }
     }
 }
 

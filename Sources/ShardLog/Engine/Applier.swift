@@ -29,8 +29,9 @@ final class Applier: @unchecked Sendable {
 
     /// ENG-003: durable commands not yet applied past which a writer waits for its own unit
     /// to be applied before it returns, so the backlog (and the memory its effects hold)
-    /// stays bounded when writes come faster than the projections take them.
-    static let backlogMax = 8_192
+    /// stays bounded when writes come faster than the projections take them
+    /// (`StoreConfiguration.applyBacklogMax`).
+    let backlogMax: Int
     /// ENG-024: how many ready commands end the wait for more (the coalescing window) early.
     static let coalesceCommandsMax = 4_096
     /// ENG-024: the applier threads' `nice` value (Linux; 0 is the default, 19 the lowest).
@@ -71,7 +72,11 @@ final class Applier: @unchecked Sendable {
 
     /// `write` applies consecutive units to the shards (one call per batch) and returns what
     /// is left to do for them — the catalog's transaction — which runs on the second stage.
-    init(nextLSN: LSN, coalesceWindow: Duration = .zero, write: @escaping @Sendable ([Unit]) throws -> Finish) {
+    init(
+        nextLSN: LSN, coalesceWindow: Duration = .zero, backlogMax: Int = StoreConfiguration.defaultApplyBacklogMax,
+        write: @escaping @Sendable ([Unit]) throws -> Finish
+    ) {
+        self.backlogMax = backlogMax
         self.nextLSN = nextLSN
         self.takenLSN = nextLSN
         let (seconds, attoseconds) = coalesceWindow.components
@@ -119,7 +124,7 @@ final class Applier: @unchecked Sendable {
     var threadIsRunning: Bool { condition.withLock { running } }
 
     /// Whether more commands wait to be applied than `backlogMax`.
-    var isBacklogged: Bool { condition.withLock { backlog > Self.backlogMax } }
+    var isBacklogged: Bool { condition.withLock { backlog > backlogMax } }
 
     /// Whether someone waits for the applier: a read's barrier, a writer held by
     /// backpressure, a workflow waiting for its apply, `close`.

@@ -83,7 +83,9 @@ public final class ShardStore: @unchecked Sendable {
         self.nextLSN = log.lastLSN.next
         // The next LSN to apply is the log's next: `open` brings every projection up to the
         // log (catch-up) before the first write, whatever LSN the catalog had reached.
-        self.applier = Applier(nextLSN: log.lastLSN.next, coalesceWindow: configuration.applyCoalescingWindow) { [weak self] units in
+        self.applier = Applier(
+            nextLSN: log.lastLSN.next, coalesceWindow: configuration.applyCoalescingWindow, backlogMax: configuration.applyBacklogMax
+        ) { [weak self] units in
             // A store dropped without `close` while units waited (ENG-024's window): what
             // was acknowledged is in the log, and the next open's catch-up applies it.
             guard let self else { throw ShardLogError.unavailable("the store was released before its writes were applied") }
@@ -113,6 +115,10 @@ public final class ShardStore: @unchecked Sendable {
     /// Opens the store in `dataDirectory`, creating it when it does not exist (and
     /// `configuration.createIfMissing`), and brings every projection up to the log.
     public static func open(at dataDirectory: String, configuration: StoreConfiguration = StoreConfiguration()) async throws -> ShardStore {
+        guard StoreConfiguration.applyBacklogRange.contains(configuration.applyBacklogMax) else {
+            throw ShardLogError.invalidConfiguration(
+                reason: "applyBacklogMax \(configuration.applyBacklogMax) is outside \(StoreConfiguration.applyBacklogRange)")
+        }
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         let exists = fileManager.fileExists(atPath: dataDirectory, isDirectory: &isDirectory)
