@@ -46,7 +46,9 @@ public struct StoreConfiguration: Sendable {
     /// cores at 16 writers: 8,192 → reads p99 50–225 ms; 512 → about 20 ms, 17% fewer
     /// writes). Checked when the store opens.
     public var applyBacklogMax = StoreConfiguration.defaultApplyBacklogMax
+    /// `applyBacklogMax`'s default: 8,192 commands.
     public static let defaultApplyBacklogMax = 8_192
+    /// The values `applyBacklogMax` may take (at most the log's own queue bound, 131,072 commands, LOG-094).
     static let applyBacklogRange = 1...131_072
 
     public init() {}
