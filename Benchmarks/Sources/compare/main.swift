@@ -103,26 +103,33 @@ func shardLogWrites(shards: Int, durability: Durability, writers: Int, run: Int,
     }
     let rate = Double(counts) / seconds(ContinuousClock.now - start)
     if let probe {
-        let latencies = probe.finish()
-        print(String(format: "reads during the writes: p50 %.0f µs, p99 %.0f µs, max %.0f µs (%d reads)",
-                     percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.max() ?? 0, latencies.count))
+        let (latencies, failures) = probe.finish()
+        print(String(format: "reads during the writes: p50 %.0f µs, p99 %.0f µs, max %.0f µs (%d reads, %d failed)",
+                     percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.max() ?? 0, latencies.count, failures))
     }
     try await store.close()
     return rate
 }
 
-/// `--probe-reads`: a thread that reads `persona-0` every 2 ms until `deadline`, timing each read.
+/// `--probe-reads`: a thread that reads the first writer's persona every 2 ms until `deadline`,
+/// timing each read that succeeds and counting those that fail (a failed read is not timed).
 final class ReadProbe: @unchecked Sendable {
-    // @unchecked Sendable: `latencies` is written by the thread and read after `done` is signalled.
+    // @unchecked Sendable: `latencies` and `failures` are written by the thread and read
+    // after `done` is signalled.
     private var latencies: [Double] = []
+    private var failures = 0
     private let done = DispatchSemaphore(value: 0)
 
     init(store: ShardStore, until deadline: ContinuousClock.Instant) {
         let thread = Thread { [self] in
             while ContinuousClock.now < deadline {
                 let start = ContinuousClock.now
-                _ = try? store.persona(id: "persona-0")
-                latencies.append(seconds(ContinuousClock.now - start) * 1e6)
+                do {
+                    _ = try store.persona(id: personaID(0))
+                    latencies.append(seconds(ContinuousClock.now - start) * 1e6)
+                } catch {
+                    failures += 1
+                }
                 Thread.sleep(forTimeInterval: 0.002)
             }
             done.signal()
@@ -130,10 +137,11 @@ final class ReadProbe: @unchecked Sendable {
         thread.start()
     }
 
-    /// The read latencies in µs, once the thread has ended.
-    func finish() -> [Double] {
+    /// The successful reads' latencies in µs and the number of failed reads, once the thread
+    /// has ended.
+    func finish() -> (latencies: [Double], failures: Int) {
         done.wait()
-        return latencies
+        return (latencies, failures)
     }
 }
 
