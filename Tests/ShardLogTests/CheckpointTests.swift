@@ -1,4 +1,6 @@
 import Foundation
+import GRDBSQLite
+import Synchronization
 import Testing
 
 @testable import ShardLog
@@ -65,5 +67,75 @@ import Testing
         // About 4 MiB at 1 MiB per checkpoint (and the log's restarts): a handful, not one per tick.
         #expect(before <= 8, "\(before) checkpoints for about 4 MiB of log")
         try await store.close()
+    }
+
+    /// PROJ-007: readers that overlap without a gap keep SQLite's writer from starting the
+    /// log over even though every frame was copied — found in a hot migration, whose copy
+    /// reads did that to a shard whose `-wal` file reached 400–980 MiB. Here two connections
+    /// of the test's own take turns holding a read transaction on the shard (each begins its
+    /// next before the other ends) while about 24 MiB of rows are written: the log must still
+    /// restart, and so stay near `restartFrames`, not grow with everything written.
+    @Test func aLogReadWithoutGapsIsStillRestarted() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await filledStore(at: dir.store, units: 1, embedded: 0, applyEach: true)
+        let projection = try #require(store.projection(forShard: "shard_00"))
+        let readers = OverlappingReaders(path: projection.path)
+        readers.start()
+        let embedding = (0..<384).map { Float($0) / 384 }
+        var largest = 0
+        for unit in 0..<150 {
+            try await store.execute((0..<100).map { i in
+                (.addMemory(MemoryCreation(id: "r\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: embedding)), Envelope())
+            })
+            try await store.waitForProjections()
+            largest = max(largest, projection.checkpoint.logFrames)
+        }
+        let reads = readers.stop()
+        #expect(reads > 100, "the readers took turns throughout (\(reads) read transactions)")
+        #expect(projection.checkpoint.restartCount >= 1, "a RESTART checkpoint ran")
+        // ~6,000 frames were written; restarts keep the log within a restart length and a
+        // few checkpoint ticks' worth of units (each ~40 frames).
+        #expect(largest < WALCheckpoint.restartFrames + 1_000, "the log reached \(largest) frames")
+        try await store.close()
+    }
+}
+
+/// Two read-only connections to a database that take turns holding a read transaction:
+/// each begins its next one before the other's ends, so one is always open.
+final class OverlappingReaders: @unchecked Sendable {
+    // @unchecked Sendable: the connections are used by the thread only, between start and stop.
+    private let path: String
+    private let stopping = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+    private let count = Atomic<Int>(0)
+
+    init(path: String) { self.path = path }
+
+    func start() {
+        Thread { [self] in
+            var connections: [OpaquePointer?] = [nil, nil]
+            for i in 0..<2 { sqlite3_open_v2(path, &connections[i], SQLITE_OPEN_READONLY, nil) }
+            func begin(_ db: OpaquePointer?) { sqlite3_exec(db, "BEGIN; SELECT count(*) FROM memories", nil, nil, nil) }
+            var current = 0
+            begin(connections[current])
+            while !stopping.load(ordering: .relaxed) {
+                begin(connections[1 - current])
+                sqlite3_exec(connections[current], "COMMIT", nil, nil, nil)
+                count.add(1, ordering: .relaxed)
+                current = 1 - current
+                usleep(500)
+            }
+            sqlite3_exec(connections[current], "COMMIT", nil, nil, nil)
+            for db in connections { sqlite3_close_v2(db) }
+            done.signal()
+        }.start()
+    }
+
+    /// Stops the readers; returns how many read transactions they ended.
+    func stop() -> Int {
+        stopping.store(true, ordering: .relaxed)
+        done.wait()
+        return count.load(ordering: .relaxed)
     }
 }

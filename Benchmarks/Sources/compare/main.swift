@@ -8,6 +8,12 @@
 // Each figure is the median of 5 runs (1 with --quick), with the smallest and largest.
 //
 //   swift run -c release compare [--quick] [--output FILE]
+//
+// One figure alone, for profiling and A/B runs (each prints its result and exits):
+//   --writes-profile WRITERS always|none [--window S] [--shards N] [--probe-reads]
+//   --ceiling-profile THREADS [--window S]     the group-commit ceiling
+//   --migration-profile [--quick]              BENCH-070's rounds, one line each
+//   --make-store MEMORIES DIR, --persona-profile DIR
 import CommandLog
 import Foundation
 import GRDB
@@ -155,6 +161,27 @@ if let index = arguments.firstIndex(of: "--writes-profile") {
     let rate = try await shardLogWrites(
         shards: shards, durability: durability, writers: writers, run: 0, probeReads: arguments.contains("--probe-reads"))
     print(String(format: "%.0f ops/s", rate))
+    exit(0)
+}
+
+if let index = arguments.firstIndex(of: "--ceiling-profile") {
+    // The group-commit ceiling alone, to put `--writes-profile` beside: `--ceiling-profile
+    // THREADS [--window S]`.
+    print(String(format: "%.0f ops/s", GroupCommitCeiling.run(threads: Int(arguments[index + 1])!, duration: window, directory: work)))
+    try? FileManager.default.removeItem(atPath: work)
+    exit(0)
+}
+
+if arguments.contains("--migration-profile") {
+    // BENCH-070 alone, five rounds (one with --quick), each round's figures on a line.
+    let hot = try await HotMigration(directory: fresh("hot"), hotMemories: quick ? 2_000 : 10_000, baselineSeconds: quick ? 1 : 3)
+    for index in 0..<runs {
+        let round = try await hot.round(index)
+        print(String(format: "round %d: write p99 %.2f ms during, %.2f ms without (%.2f×), p50 %.2f / %.2f ms, %.1f s, %d failed",
+                     index, round.p99During, round.p99Without, round.ratio, round.p50During, round.p50Without, round.seconds, round.failures))
+    }
+    try await hot.close()
+    try? FileManager.default.removeItem(atPath: work)
     exit(0)
 }
 

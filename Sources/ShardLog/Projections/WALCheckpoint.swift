@@ -21,6 +21,16 @@ final class WALCheckpoint: @unchecked Sendable {
     // guarded by `lock`; `walFrames` is atomic.
     /// 256 frames: 1 MiB of log at SQLite's default 4 KiB page.
     static let thresholdFrames = 256
+    /// PROJ-007: a log this long after a checkpoint that copied all of it was not restarted
+    /// (readers that never leave a gap keep the writer from starting it over): the
+    /// checkpoint thread then waits, up to `restartWait`, for those readers to end.
+    static let restartFrames = 4_096
+    static let restartWait: Int32 = 100  // milliseconds
+    /// PROJ-007: a `-wal` file larger than this (four times the restart length, so a
+    /// log that restarts on its own is never cut) is cut back to it when its log restarts:
+    /// SQLite reuses the file from its start without shrinking it, so a burst would hold
+    /// its disk space until the store closes.
+    static let sizeLimit = 4 * restartFrames * 4_096
     /// How long a projection's own connections wait on a lock the checkpointer holds (a
     /// checkpoint holds them for the time of copying at most a few MiB of pages).
     static let busyTimeout: TimeInterval = 10
@@ -32,8 +42,9 @@ final class WALCheckpoint: @unchecked Sendable {
     private let walFrames = Atomic<Int>(0)
     /// Frames of the log the last checkpoint had copied into the database.
     private var checkpointedFrames = 0
-    /// Checkpoints run so far (for tests).
+    /// Checkpoints run so far, and RESTART checkpoints that succeeded (for tests).
     private var runs = 0
+    private var restarts = 0
 
     init(path: String) { self.path = path }
 
@@ -61,6 +72,7 @@ final class WALCheckpoint: @unchecked Sendable {
         configuration.prepareDatabase { [self] db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.sizeLimit)")  // PROJ-007
             // After the pragma, which clears any WAL hook (the auto-checkpoint is one).
             watch(db)
         }
@@ -69,6 +81,10 @@ final class WALCheckpoint: @unchecked Sendable {
 
     /// Checkpoints run so far.
     var runCount: Int { lock.withLock { runs } }
+    /// Frames in the log after the writer's last commit.
+    var logFrames: Int { walFrames.load(ordering: .relaxed) }
+    /// RESTART checkpoints that succeeded so far (PROJ-007).
+    var restartCount: Int { lock.withLock { restarts } }
 
     /// Checkpoints when enough frames were committed since the last checkpoint; returns
     /// whether it ran.
@@ -104,6 +120,18 @@ final class WALCheckpoint: @unchecked Sendable {
         var copied: Int32 = 0
         if sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied) == SQLITE_OK, copied >= 0 {
             checkpointedFrames = Int(copied)
+            // PROJ-007: all copied, yet this long — readers overlapping without a gap keep
+            // the writer from starting the log over. RESTART holds off the writer and waits
+            // for the readers that use the log; new ones read the database file, so the
+            // wait ends with the reads in progress. Busy (a read longer than the wait): the
+            // next checkpoint tries again.
+            if logFrames >= Self.restartFrames && copied == logFrames {
+                sqlite3_busy_timeout(connection, Self.restartWait)
+                if sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_RESTART, &logFrames, &copied) == SQLITE_OK {
+                    restarts += 1
+                }
+                sqlite3_busy_timeout(connection, 0)
+            }
         }
         runs += 1
         return true
