@@ -73,7 +73,7 @@ import Testing
     /// log over even though every frame was copied — found in a hot migration, whose copy
     /// reads did that to a shard whose `-wal` file reached 400–980 MiB. Here two connections
     /// of the test's own take turns holding a read transaction on the shard (each begins its
-    /// next before the other ends) while about 24 MiB of rows are written: the log must still
+    /// next before the other ends) while about 40 MiB of rows are written: the log must still
     /// restart, and so stay near `restartFrames`, not grow with everything written.
     @Test func aLogReadWithoutGapsIsStillRestarted() async throws {
         let dir = TemporaryDirectory()
@@ -84,7 +84,7 @@ import Testing
         readers.start()
         let embedding = (0..<384).map { Float($0) / 384 }
         var largest = 0
-        for unit in 0..<150 {
+        for unit in 0..<250 {
             try await store.execute((0..<100).map { i in
                 (.addMemory(MemoryCreation(id: "r\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: embedding)), Envelope())
             })
@@ -93,10 +93,13 @@ import Testing
         }
         let reads = readers.stop()
         #expect(reads > 100, "the readers took turns throughout (\(reads) read transactions)")
-        #expect(projection.checkpoint.restartCount >= 1, "a RESTART checkpoint ran")
-        // ~6,000 frames were written; restarts keep the log within a restart length and a
-        // few checkpoint ticks' worth of units (each ~40 frames).
-        #expect(largest < WALCheckpoint.restartFrames + 1_000, "the log reached \(largest) frames")
+        // ~16,000 frames were written; restarts keep the log within a restart length and
+        // what is written while the checkpoint thread (at `nice` 10, on a machine busy with
+        // other tests) gets to it — given as much again. (Whether a RESTART was needed
+        // depends on timing: a reader that begins while everything is copied reads the
+        // database file and does not hold the log. Without the RESTART, run alone, the log
+        // reached 16,476 frames.)
+        #expect(largest < 2 * WALCheckpoint.restartFrames, "the log reached \(largest) frames")
         try await store.close()
     }
 }

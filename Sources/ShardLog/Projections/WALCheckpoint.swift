@@ -42,9 +42,8 @@ final class WALCheckpoint: @unchecked Sendable {
     private let walFrames = Atomic<Int>(0)
     /// Frames of the log the last checkpoint had copied into the database.
     private var checkpointedFrames = 0
-    /// Checkpoints run so far, and RESTART checkpoints that succeeded (for tests).
+    /// Checkpoints run so far (for tests).
     private var runs = 0
-    private var restarts = 0
 
     init(path: String) { self.path = path }
 
@@ -83,8 +82,6 @@ final class WALCheckpoint: @unchecked Sendable {
     var runCount: Int { lock.withLock { runs } }
     /// Frames in the log after the writer's last commit.
     var logFrames: Int { walFrames.load(ordering: .relaxed) }
-    /// RESTART checkpoints that succeeded so far (PROJ-007).
-    var restartCount: Int { lock.withLock { restarts } }
 
     /// Checkpoints when enough frames were committed since the last checkpoint; returns
     /// whether it ran.
@@ -127,9 +124,7 @@ final class WALCheckpoint: @unchecked Sendable {
             // next checkpoint tries again.
             if logFrames >= Self.restartFrames && copied == logFrames {
                 sqlite3_busy_timeout(connection, Self.restartWait)
-                if sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_RESTART, &logFrames, &copied) == SQLITE_OK {
-                    restarts += 1
-                }
+                _ = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_RESTART, &logFrames, &copied)
                 sqlite3_busy_timeout(connection, 0)
             }
         }
