@@ -63,6 +63,29 @@ import Testing
         try await store.close()
     }
 
+    /// ENG-029: the store's threads carry their names where Linux tools look for them.
+    /// Polled: the applier's threads end after a second without work, so each try writes
+    /// and reads first, and a try that missed one (a loaded machine) is followed by another.
+    @Test func theStoresThreadsAreNamed() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        try await store.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
+        func threadNames() -> Set<String> {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return Set(tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) })
+        }
+        let expected: Set<String> = ["shardlog-flush", "shardlog-apply", "shardlog-apply2", "shardlog-ckpt"]
+        var seen: Set<String> = []
+        for i in 0..<20 where !expected.isSubset(of: seen) {
+            try await store.execute(.addMemory(MemoryCreation(id: "m\(i)", personaId: "alice", name: "n", content: "c")))
+            #expect(try store.memory(id: "m\(i)") != nil)
+            seen = threadNames()
+        }
+        #expect(expected.isSubset(of: seen), "threads named \(seen.sorted())")
+        try await store.close()
+    }
+
     /// A store released without `close` while a write waits in the window: the late batch
     /// finds no store and fails the applier instead of reaching freed memory (the process
     /// would crash here with an unowned reference).

@@ -102,6 +102,7 @@ public struct LogReader: Sendable {
         // worker of a 2-core pool must not keep its reader from running.
         producer.enter()
         let thread = Thread {
+            Thread.current.name = "shardlog-read"  // ENG-029
             do {
                 summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll, freshBuffers: decompressHere) { header, position, scanner in
                     if decompressHere && header.flags.contains(.lz4) {

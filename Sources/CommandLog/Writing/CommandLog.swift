@@ -95,9 +95,12 @@ public final class CommandLog: @unchecked Sendable {
             var recovery = Recovery(directory: directory, configuration: configuration)
             let tail = try recovery.run()
             let log = CommandLog(directory: directory, configuration: configuration, lock: lock, tail: tail, report: recovery.report)
-            let thread = Thread { [log] in log.flusherLoop() }
-            thread.name = "shardlog-flusher"
-            thread.start()
+            // The name from inside the thread: Foundation on Linux drops one given before
+            // `start`, and Linux takes at most 15 bytes (ENG-029).
+            Thread { [log] in
+                Thread.current.name = "shardlog-flush"
+                log.flusherLoop()
+            }.start()
             return log
         } catch {
             lock.release()

@@ -95,16 +95,17 @@ final class Applier: @unchecked Sendable {
         backlog += unit.commandCount
         if unit.range.upperBound > handedOver { handedOver = unit.range.upperBound }
         guard ready[takenLSN.rawValue] != nil else { return }
-        startOrWake(&running, sleeping: sleeping, name: "shardlog.applier") { [self] in run() }
+        startOrWake(&running, sleeping: sleeping, name: "shardlog-apply") { [self] in run() }
     }
 
     /// Starts a stage's thread, or wakes it when it sleeps for want of work; with the lock held.
     private func startOrWake(_ running: inout Bool, sleeping: Bool, name: String, _ body: @escaping @Sendable () -> Void) {
         if !running {
             running = true
-            let thread = Thread(block: body)
-            thread.name = name
-            thread.start()
+            Thread {
+                Thread.current.name = name  // ENG-029
+                body()
+            }.start()
         } else if sleeping {
             condition.broadcast()
         }
@@ -167,7 +168,7 @@ final class Applier: @unchecked Sendable {
                 while finishing.count >= Self.finishingMax && failure == nil { condition.wait() }
                 guard failure == nil else { break }
                 finishing.append((finish, LSN(cursor.rawValue - 1), count))
-                startOrWake(&finisherRunning, sleeping: finisherSleeping, name: "shardlog.applier.catalog") { [self] in finishBatches() }
+                startOrWake(&finisherRunning, sleeping: finisherSleeping, name: "shardlog-apply2") { [self] in finishBatches() }
             }
         }
         running = false

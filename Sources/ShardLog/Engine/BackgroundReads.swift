@@ -45,9 +45,10 @@ final class BackgroundReads: @unchecked Sendable {
             condition.signal()
         } else {
             running = true
-            let thread = Thread { [self] in loop() }
-            thread.name = "shardlog.background-reads"
-            thread.start()
+            Thread { [self] in
+                Thread.current.name = "shardlog-bgread"  // ENG-029
+                loop()
+            }.start()
         }
     }
 

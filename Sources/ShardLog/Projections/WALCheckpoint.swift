@@ -170,9 +170,10 @@ final class CheckpointThread: @unchecked Sendable {
         entries.append(Entry(source: source, id: ObjectIdentifier(source)))
         if !started {
             started = true
-            let thread = Thread { [self] in run() }
-            thread.name = "shardlog.checkpoint"
-            thread.start()
+            Thread { [self] in
+                Thread.current.name = "shardlog-ckpt"  // ENG-029
+                run()
+            }.start()
         }
         condition.signal()
     }
