@@ -23,9 +23,13 @@ final class WALCheckpoint: @unchecked Sendable {
     static let thresholdFrames = 256
     /// PROJ-007: a log this long after a checkpoint that copied all of it was not restarted
     /// (readers that never leave a gap keep the writer from starting it over): the
-    /// checkpoint thread then waits, up to `restartWait`, for those readers to end.
+    /// checkpoint thread then waits, up to `restartWait`, for those readers to end. When
+    /// they do not end in time it tries again once `restartRetryFrames` more were written,
+    /// so long reads, one after another, hold the applier up for `restartWait` per that many
+    /// frames at most.
     static let restartFrames = 4_096
     static let restartWait: Int32 = 100  // milliseconds
+    static let restartRetryFrames = 1_024
     /// PROJ-007: a `-wal` file larger than this (four times the restart length, so a
     /// log that restarts on its own is never cut) is cut back to it when its log restarts:
     /// SQLite reuses the file from its start without shrinking it, so a burst would hold
@@ -42,6 +46,8 @@ final class WALCheckpoint: @unchecked Sendable {
     private let walFrames = Atomic<Int>(0)
     /// Frames of the log the last checkpoint had copied into the database.
     private var checkpointedFrames = 0
+    /// PROJ-007: the log length at which the next RESTART is tried.
+    private var restartAt = WALCheckpoint.restartFrames
     /// Checkpoints run so far (for tests).
     private var runs = 0
 
@@ -92,7 +98,10 @@ final class WALCheckpoint: @unchecked Sendable {
         guard !closed else { return false }
         let frames = walFrames.load(ordering: .relaxed)
         // Fewer frames than were copied: the writer restarted the log from its start.
-        if frames < checkpointedFrames { checkpointedFrames = 0 }
+        if frames < checkpointedFrames {
+            checkpointedFrames = 0
+            restartAt = Self.restartFrames
+        }
         guard frames - checkpointedFrames >= Self.thresholdFrames else { return false }
         if connection == nil {
             var db: OpaquePointer?
@@ -120,11 +129,15 @@ final class WALCheckpoint: @unchecked Sendable {
             // PROJ-007: all copied, yet this long — readers overlapping without a gap keep
             // the writer from starting the log over. RESTART holds off the writer and waits
             // for the readers that use the log; new ones read the database file, so the
-            // wait ends with the reads in progress. Busy (a read longer than the wait): the
-            // next checkpoint tries again.
-            if logFrames >= Self.restartFrames && copied == logFrames {
+            // wait ends with the reads in progress. Busy (a read longer than the wait): tried
+            // again `restartRetryFrames` on.
+            if logFrames >= restartAt && copied == logFrames {
                 sqlite3_busy_timeout(connection, Self.restartWait)
-                _ = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_RESTART, &logFrames, &copied)
+                var restartLog: Int32 = 0
+                var restartCopied: Int32 = 0
+                if sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_RESTART, &restartLog, &restartCopied) != SQLITE_OK {
+                    restartAt = Int(logFrames) + Self.restartRetryFrames
+                }
                 sqlite3_busy_timeout(connection, 0)
             }
         }
