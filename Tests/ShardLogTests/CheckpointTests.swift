@@ -58,8 +58,18 @@ import Testing
         defer { dir.remove() }
         let store = try await filledStore(at: dir.store, units: 25, embedded: 25, applyEach: false)
         let checkpoint = try #require(store.projection(forShard: "shard_00")).checkpoint
-        // Let the thread catch up with what was written (it ticks every 5 ms).
-        try await Task.sleep(for: .milliseconds(300))
+        // Let the applier and the checkpoint thread (both at `nice` 10) catch up with what was
+        // written: until no checkpoint ran for 200 ms (40 ticks), for at most 10 s — on a
+        // machine busy with other tests a fixed 300 ms was once not enough. (With a
+        // checkpoint on every tick this never settles, and the check below fails.)
+        try await store.waitForProjections()
+        let settleBy = ContinuousClock.now + .seconds(10)
+        var last = checkpoint.runCount
+        while ContinuousClock.now < settleBy {
+            try await Task.sleep(for: .milliseconds(200))
+            if checkpoint.runCount == last { break }
+            last = checkpoint.runCount
+        }
         let before = checkpoint.runCount
         #expect(before >= 1, "about 4 MiB of log was written: at least one checkpoint ran")
         try await Task.sleep(for: .milliseconds(300))
@@ -119,13 +129,16 @@ final class OverlappingReaders: @unchecked Sendable {
         Thread { [self] in
             var connections: [OpaquePointer?] = [nil, nil]
             for i in 0..<2 { sqlite3_open_v2(path, &connections[i], SQLITE_OPEN_READONLY, nil) }
-            func begin(_ db: OpaquePointer?) { sqlite3_exec(db, "BEGIN; SELECT count(*) FROM memories", nil, nil, nil) }
+            func begin(_ db: OpaquePointer?) -> Bool { sqlite3_exec(db, "BEGIN; SELECT count(*) FROM memories", nil, nil, nil) == SQLITE_OK }
             var current = 0
-            begin(connections[current])
+            var open = begin(connections[current])
             while !stopping.load(ordering: .relaxed) {
-                begin(connections[1 - current])
-                sqlite3_exec(connections[current], "COMMIT", nil, nil, nil)
-                count.add(1, ordering: .relaxed)
+                let next = begin(connections[1 - current])
+                // Counted only when both held a read transaction at once, as the test needs.
+                if sqlite3_exec(connections[current], "COMMIT", nil, nil, nil) == SQLITE_OK && open && next {
+                    count.add(1, ordering: .relaxed)
+                }
+                open = next
                 current = 1 - current
                 usleep(500)
             }
@@ -135,7 +148,8 @@ final class OverlappingReaders: @unchecked Sendable {
         }.start()
     }
 
-    /// Stops the readers; returns how many read transactions they ended.
+    /// Stops the readers; returns how many read transactions they ended while the other
+    /// connection held one (failed ones are not counted).
     func stop() -> Int {
         stopping.store(true, ordering: .relaxed)
         done.wait()
