@@ -101,8 +101,7 @@ public struct LogReader: Sendable {
         // A thread of its own, not a Dispatch worker: a caller blocked in `take` on every
         // worker of a 2-core pool must not keep its reader from running.
         producer.enter()
-        let thread = Thread {
-            Thread.current.name = "shardlog-read"  // ENG-029
+        Thread.detachNewThread(named: "shardlog-read") {
             do {
                 summary = try reader.traverseFrames(from: from, through: through, decodeAll: decodeAll, freshBuffers: decompressHere) { header, position, scanner in
                     if decompressHere && header.flags.contains(.lz4) {
@@ -124,8 +123,6 @@ public struct LogReader: Sendable {
             }
             producer.leave()
         }
-        thread.name = "shardlog.log-reader"
-        thread.start()
         defer {
             prefetcher.cancel()
             producer.wait()

@@ -95,12 +95,7 @@ public final class CommandLog: @unchecked Sendable {
             var recovery = Recovery(directory: directory, configuration: configuration)
             let tail = try recovery.run()
             let log = CommandLog(directory: directory, configuration: configuration, lock: lock, tail: tail, report: recovery.report)
-            // The name from inside the thread: Foundation on Linux drops one given before
-            // `start`, and Linux takes at most 15 bytes (ENG-029).
-            Thread { [log] in
-                Thread.current.name = "shardlog-flush"
-                log.flusherLoop()
-            }.start()
+            Thread.detachNewThread(named: "shardlog-flush") { [log] in log.flusherLoop() }
             return log
         } catch {
             lock.release()

@@ -102,10 +102,7 @@ final class Applier: @unchecked Sendable {
     private func startOrWake(_ running: inout Bool, sleeping: Bool, name: String, _ body: @escaping @Sendable () -> Void) {
         if !running {
             running = true
-            Thread {
-                Thread.current.name = name  // ENG-029
-                body()
-            }.start()
+            Thread.detachNewThread(named: name, body)
         } else if sleeping {
             condition.broadcast()
         }

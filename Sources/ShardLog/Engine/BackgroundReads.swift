@@ -45,10 +45,7 @@ final class BackgroundReads: @unchecked Sendable {
             condition.signal()
         } else {
             running = true
-            Thread { [self] in
-                Thread.current.name = "shardlog-bgread"  // ENG-029
-                loop()
-            }.start()
+            Thread.detachNewThread(named: "shardlog-bgread") { [self] in loop() }
         }
     }
 

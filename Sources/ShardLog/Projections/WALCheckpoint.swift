@@ -183,10 +183,7 @@ final class CheckpointThread: @unchecked Sendable {
         entries.append(Entry(source: source, id: ObjectIdentifier(source)))
         if !started {
             started = true
-            Thread { [self] in
-                Thread.current.name = "shardlog-ckpt"  // ENG-029
-                run()
-            }.start()
+            Thread.detachNewThread(named: "shardlog-ckpt") { [self] in run() }
         }
         condition.signal()
     }
