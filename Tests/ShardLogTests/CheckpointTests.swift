@@ -99,7 +99,7 @@ import Testing
                 (.addMemory(MemoryCreation(id: "r\(unit)-\(i)", personaId: "p", name: "n", content: "c", importance: 1, embedding: embedding)), Envelope())
             })
             try await store.waitForProjections()
-            largest = max(largest, projection.checkpoint.logFrames)
+            largest = max(largest, projection.checkpoint.committedFrames)
         }
         let reads = readers.stop()
         #expect(reads > 100, "the readers took turns throughout (\(reads) read transactions)")

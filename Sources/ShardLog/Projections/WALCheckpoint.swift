@@ -87,7 +87,7 @@ final class WALCheckpoint: @unchecked Sendable {
     /// Checkpoints run so far.
     var runCount: Int { lock.withLock { runs } }
     /// Frames in the log after the writer's last commit.
-    var logFrames: Int { walFrames.load(ordering: .relaxed) }
+    var committedFrames: Int { walFrames.load(ordering: .relaxed) }
 
     /// Checkpoints when enough frames were committed since the last checkpoint; returns
     /// whether it ran.
