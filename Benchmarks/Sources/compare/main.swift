@@ -172,15 +172,24 @@ if let index = arguments.firstIndex(of: "--ceiling-profile") {
     exit(0)
 }
 
+/// BENCH-070's rounds (`runs` of them) on a store of their own; `each` sees every round as it ends.
+func hotMigrationRounds(_ each: (Int, HotMigration.Round) -> Void = { _, _ in }) async throws -> [HotMigration.Round] {
+    let hot = try await HotMigration(directory: fresh("hot"), hotMemories: quick ? 2_000 : 10_000, baselineSeconds: quick ? 1 : 3)
+    var rounds: [HotMigration.Round] = []
+    for index in 0..<runs {
+        rounds.append(try await hot.round(index))
+        each(index, rounds[index])
+    }
+    try await hot.close()
+    return rounds
+}
+
 if arguments.contains("--migration-profile") {
     // BENCH-070 alone, five rounds (one with --quick), each round's figures on a line.
-    let hot = try await HotMigration(directory: fresh("hot"), hotMemories: quick ? 2_000 : 10_000, baselineSeconds: quick ? 1 : 3)
-    for index in 0..<runs {
-        let round = try await hot.round(index)
+    _ = try await hotMigrationRounds { index, round in
         print(String(format: "round %d: write p99 %.2f ms during, %.2f ms without (%.2f×), p50 %.2f / %.2f ms, %.1f s, %d failed",
                      index, round.p99During, round.p99Without, round.ratio, round.p50During, round.p50Without, round.seconds, round.failures))
     }
-    try await hot.close()
     try? FileManager.default.removeItem(atPath: work)
     exit(0)
 }
@@ -399,10 +408,7 @@ func microseconds<T>(_ body: () throws -> T) rethrows -> (Double, T) {
 // MARK: - BENCH-070 hot migration under concurrent writes (BenchmarkSupport/HotMigration.swift)
 
 do {
-    let hot = try await HotMigration(directory: fresh("hot"), hotMemories: quick ? 2_000 : 10_000, baselineSeconds: quick ? 1 : 3)
-    var rounds: [HotMigration.Round] = []
-    for index in 0..<(quick ? 1 : runs) { rounds.append(try await hot.round(index)) }
-    try await hot.close()
+    let rounds = try await hotMigrationRounds()
     let failed = rounds.reduce(0) { $0 + $1.failures }
     precondition(failed == 0, "\(failed) writes failed during the hot migrations")
     report("hot migration of \(rounds[0].rowsCopied) rows: write p99 during it", rounds.map { $0.p99During * 1e3 }, "µs",
