@@ -1,6 +1,7 @@
 import CommandLog
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @testable import ShardLog
@@ -201,5 +202,35 @@ import Testing
         expectTheReadFails("a later read")
         applier.handOver(unit(3))  // refused: the applier has failed
         expectTheReadFails("a read after another write was refused")
+    }
+}
+
+/// ENG-030: the log's flusher hands durable units to the applier without taking the lock the
+/// applier's threads hold between batches, so a thread that holds it (preempted, on a busy
+/// machine) never holds up an acknowledgement.
+@Suite struct ApplierHandOverTests {
+    @Test func aHandOverNeverWaitsForTheApplierLock() throws {
+        let applied = Mutex<[UInt64]>([])
+        let applier = Applier(nextLSN: LSN(1)) { units in
+            applied.withLock { $0 += units.map(\.range.lowerBound.rawValue) }
+            return {}
+        }
+        let done = DispatchSemaphore(value: 0)
+        let backlogged = Mutex<Bool?>(nil)
+        applier.withLockHeld {
+            Thread.detachNewThread {
+                for lsn in UInt64(1)...200 {
+                    applier.handOver(Applier.Unit(range: LSN(lsn)...LSN(lsn), effects: [(LSN(lsn), Effects())]))
+                }
+                backlogged.withLock { $0 = applier.isBacklogged }
+                done.signal()
+            }
+            // Before ENG-030 the hand-over took this lock: the thread could not finish until
+            // the lock was released, and the wait ran out.
+            #expect(done.wait(timeout: .now() + 30) == .success, "a hand-over waited for the applier's lock")
+        }
+        #expect(backlogged.withLock { $0 } == false)
+        try applier.settle()
+        #expect(applied.withLock { $0 } == Array(1...200), "every unit applied once, in LSN order")
     }
 }

@@ -1,6 +1,7 @@
 import CommandLog
 import Foundation
 import ShardLogSys
+import Synchronization
 
 /// Applies durable commands to the projections strictly in LSN order, batching every unit
 /// that is ready (ENG-004, DESIGN invariant 5), on threads of its own: a batch's shards on
@@ -19,7 +20,8 @@ import ShardLogSys
 /// taking a core from the durable path. A reader's barrier, a writer held by backpressure,
 /// or a workflow waiting for its apply ends the wait at once.
 final class Applier: @unchecked Sendable {
-    // @unchecked Sendable: every mutable field is guarded by `condition`.
+    // @unchecked Sendable: the inbox's fields are guarded by `inboxLock`, `handedOver` and
+    // `backlog` are atomic, every other mutable field is guarded by `condition`.
     struct Unit: Sendable {
         var range: ClosedRange<LSN>
         var effects: [(lsn: LSN, effects: Effects)]
@@ -55,13 +57,22 @@ final class Applier: @unchecked Sendable {
     /// Whether the second stage's thread is alive, and whether it sleeps waiting for work.
     private var finisherRunning = false
     private var finisherSleeping = false
-    /// The highest LSN handed over so far (applied or not).
-    private var handedOver: LSN
-    /// Commands handed over and not yet applied.
-    private var backlog = 0
-    /// Whether the applier thread is alive, and whether it sleeps waiting for work.
+    /// ENG-030: the hand-over's side, which never takes `condition`. Units handed over and
+    /// not yet taken by the first stage; whether the first stage's thread is alive; whether
+    /// the applier failed (nothing more is taken). Guarded by `inboxLock`, which is held only
+    /// to append a unit, take them all, or change a flag.
+    private let inboxLock = NSLock()
+    private var inbox: [Unit] = []
     private var running = false
-    private var sleeping = false
+    private var inboxClosed = false
+    /// The first stage's spare array, swapped with `inbox` (keeps both arrays' storage).
+    private var taken: [Unit] = []
+    /// ENG-030: wakes the first stage; signalled by everything that should end its sleep.
+    private let event: OpaquePointer
+    /// The highest LSN handed over so far (applied or not).
+    private let handedOver: Atomic<UInt64>
+    /// Commands handed over and not yet applied.
+    private let backlog = Atomic<Int>(0)
     /// Reads blocked in `settle()`.
     private var settling = 0
     private var waiters: [(lsn: LSN, continuation: CheckedContinuation<Void, Never>)] = []
@@ -81,21 +92,39 @@ final class Applier: @unchecked Sendable {
         self.takenLSN = nextLSN
         let (seconds, attoseconds) = coalesceWindow.components
         self.coalesceWindow = Double(seconds) + Double(attoseconds) / 1e18
-        self.handedOver = LSN(nextLSN.rawValue - 1)
+        self.handedOver = Atomic(nextLSN.rawValue - 1)
         self.write = write
+        guard let event = shardlog_event_create() else { fatalError("out of memory") }
+        self.event = event
     }
 
-    /// Hands over a durable unit. Called from its ticket's completion (any thread): quick,
-    /// never waits.
+    deinit { shardlog_event_destroy(event) }
+
+    /// Hands over a durable unit. Called from its ticket's completion (any thread, mostly
+    /// the log's flusher): quick, and never waits for the applier's threads (ENG-030).
     func handOver(_ unit: Unit) {
-        condition.lock()
-        defer { condition.unlock() }
-        guard failure == nil else { return }
-        ready[unit.range.lowerBound.rawValue] = unit
-        backlog += unit.commandCount
-        if unit.range.upperBound > handedOver { handedOver = unit.range.upperBound }
-        guard ready[takenLSN.rawValue] != nil else { return }
-        startOrWake(&running, sleeping: sleeping, name: "shardlog-apply") { [self] in run() }
+        inboxLock.lock()
+        guard !inboxClosed else {
+            inboxLock.unlock()
+            return
+        }
+        inbox.append(unit)
+        backlog.add(unit.commandCount, ordering: .sequentiallyConsistent)
+        var seen = handedOver.load(ordering: .sequentiallyConsistent)
+        while unit.range.upperBound.rawValue > seen {
+            let (exchanged, original) = handedOver.compareExchange(
+                expected: seen, desired: unit.range.upperBound.rawValue, ordering: .sequentiallyConsistent)
+            if exchanged { break }
+            seen = original
+        }
+        let start = !running
+        running = true
+        inboxLock.unlock()
+        if start {
+            Thread.detachNewThread(named: "shardlog-apply") { [self] in run() }
+        } else {
+            shardlog_event_signal(event)
+        }
     }
 
     /// Starts a stage's thread, or wakes it when it sleeps for want of work; with the lock held.
@@ -111,18 +140,72 @@ final class Applier: @unchecked Sendable {
     /// A unit will never be handed over (its append failed): nothing after it can be applied.
     func fail(_ error: ShardLogError) {
         condition.lock()
-        if failure == nil { failure = error }
+        failLocked(error)
         let finished = takeWaitersLocked()
         condition.broadcast()
         condition.unlock()
+        shardlog_event_signal(event)
         for continuation in finished { continuation.resume() }
     }
 
-    /// Whether the applier thread is alive (for tests).
-    var threadIsRunning: Bool { condition.withLock { running } }
+    /// Records the applier's first failure, with the lock held: the inbox takes nothing more.
+    private func failLocked(_ error: ShardLogError) {
+        if failure == nil { failure = error }
+        inboxLock.withLock {
+            inboxClosed = true
+            inbox = []
+        }
+    }
 
-    /// Whether more commands wait to be applied than `backlogMax`.
-    var isBacklogged: Bool { condition.withLock { backlog > backlogMax } }
+    /// Runs `body` holding the applier's lock, as its threads do between batches (for tests:
+    /// ENG-030 says a hand-over never waits for it).
+    func withLockHeld<T>(_ body: () throws -> T) rethrows -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return try body()
+    }
+
+    /// Whether the applier thread is alive (for tests).
+    var threadIsRunning: Bool { inboxLock.withLock { running } }
+
+    /// Whether more commands wait to be applied than `backlogMax` (no lock: a writer asks).
+    var isBacklogged: Bool { backlog.load(ordering: .sequentiallyConsistent) > backlogMax }
+
+    /// Moves what was handed over into `ready`, with the lock held (the first stage only).
+    private func takeInboxLocked() {
+        inboxLock.withLock { swap(&inbox, &taken) }
+        for unit in taken { ready[unit.range.lowerBound.rawValue] = unit }
+        taken.removeAll(keepingCapacity: true)
+    }
+
+    /// The first stage's wait (ENG-030): with the lock held, takes what was handed over and
+    /// checks `waiting`; while it holds and nothing failed, sleeps on the event with the
+    /// lock released, for at most `seconds` in all. The event's sequence is read before the
+    /// checks, so a signal after them ends the sleep.
+    private func sleepFirstStage(for seconds: TimeInterval, while waiting: () -> Bool) {
+        let deadline = ContinuousClock.now + .nanoseconds(Int64(seconds * 1e9))
+        while failure == nil {
+            let seen = shardlog_event_sequence(event)
+            takeInboxLocked()
+            guard waiting() else { return }
+            let remaining = (deadline - ContinuousClock.now).components
+            let nanoseconds = remaining.seconds * 1_000_000_000 + remaining.attoseconds / 1_000_000_000
+            guard nanoseconds > 0 else { return }
+            condition.unlock()
+            shardlog_event_wait(event, seen, nanoseconds)
+            condition.lock()
+        }
+    }
+
+    /// The first stage found no work for `idleExit`: ends unless a unit arrived meanwhile
+    /// (then `running` stays set and the stage goes on). With the lock held.
+    private func stopIfIdle() -> Bool {
+        inboxLock.withLock {
+            guard inbox.isEmpty else { return false }
+            running = false
+            return true
+        }
+    }
 
     /// Whether someone waits for the applier: a read's barrier, a writer held by
     /// backpressure, a workflow waiting for its apply, `close`.
@@ -133,15 +216,20 @@ final class Applier: @unchecked Sendable {
     private func run() {
         _ = shardlog_set_thread_nice(Self.niceness)
         condition.lock()
+        var idle = false
         while failure == nil {
+            takeInboxLocked()
             if ready[takenLSN.rawValue] == nil {
-                sleep(\.sleeping, for: Self.idleExit) { ready[takenLSN.rawValue] == nil }
-                if ready[takenLSN.rawValue] == nil && failure == nil { break }
+                sleepFirstStage(for: Self.idleExit) { ready[takenLSN.rawValue] == nil }
+                if ready[takenLSN.rawValue] == nil && failure == nil && stopIfIdle() {
+                    idle = true
+                    break
+                }
                 continue
             }
             // ENG-024: gather more while nobody waits.
-            if coalesceWindow > 0 && !awaitedLocked && backlog < Self.coalesceCommandsMax {
-                sleep(\.sleeping, for: coalesceWindow) { !awaitedLocked && backlog < Self.coalesceCommandsMax }
+            if coalesceWindow > 0 && !awaitedLocked && backlog.load(ordering: .sequentiallyConsistent) < Self.coalesceCommandsMax {
+                sleepFirstStage(for: coalesceWindow) { !awaitedLocked && backlog.load(ordering: .sequentiallyConsistent) < Self.coalesceCommandsMax }
                 if failure != nil { break }
             }
             var batch: [Unit] = []
@@ -159,7 +247,7 @@ final class Applier: @unchecked Sendable {
             condition.lock()
             switch outcome {
             case .failure(let error):
-                if failure == nil { failure = error }
+                failLocked(error)
             case .success(let finish):
                 // ENG-025: at most `finishingMax` batches ahead of the catalog.
                 while finishing.count >= Self.finishingMax && failure == nil { condition.wait() }
@@ -168,8 +256,8 @@ final class Applier: @unchecked Sendable {
                 startOrWake(&finisherRunning, sleeping: finisherSleeping, name: "shardlog-apply2") { [self] in finishBatches() }
             }
         }
-        running = false
-        failLocked()
+        if !idle { inboxLock.withLock { running = false } }
+        endStageLocked()
     }
 
     /// The second stage (ENG-025): runs each batch's catalog transaction in LSN order, then
@@ -188,11 +276,12 @@ final class Applier: @unchecked Sendable {
             condition.lock()
             if !finishing.isEmpty { finishing.removeFirst() }  // emptied when the first stage failed
             if case .failure(let error) = outcome {
-                if failure == nil { failure = error }
+                failLocked(error)
+                shardlog_event_signal(event)
                 break
             }
             nextLSN = end.next
-            backlog -= count
+            backlog.subtract(count, ordering: .sequentiallyConsistent)
             let finished = takeWaitersLocked()
             condition.broadcast()
             if !finished.isEmpty {
@@ -202,11 +291,12 @@ final class Applier: @unchecked Sendable {
             }
         }
         finisherRunning = false
-        failLocked()
+        endStageLocked()
     }
 
-    /// Waits, with the lock held and the stage's `sleeping` flag set so that new work or a
-    /// waiter wakes it, while `waiting` holds and nothing failed, for at most `seconds`.
+    /// The second stage's wait: with the lock held and the stage's `sleeping` flag set so
+    /// that new work or a waiter wakes it, while `waiting` holds and nothing failed, for at
+    /// most `seconds`.
     /// (A key path, not `inout`: other threads read the flag while the lock is released.)
     private func sleep(_ sleeping: ReferenceWritableKeyPath<Applier, Bool>, for seconds: TimeInterval, while waiting: () -> Bool) {
         self[keyPath: sleeping] = true
@@ -228,7 +318,7 @@ final class Applier: @unchecked Sendable {
 
     /// On the way out of either stage, with the lock held (and released here): after a
     /// failure nothing more is applied, and every waiter learns it.
-    private func failLocked() {
+    private func endStageLocked() {
         let finished = failure == nil ? [] : takeWaitersLocked()
         if failure != nil {
             ready = [:]
@@ -260,8 +350,8 @@ final class Applier: @unchecked Sendable {
                 return
             }
             waiters.append((lsn, continuation))
-            if sleeping { condition.broadcast() }  // ENG-024: someone waits now
             condition.unlock()
+            shardlog_event_signal(event)  // ENG-024: someone waits now
         }
         if let failure = condition.withLock({ nextLSN > lsn ? nil : failure }) { throw failure }
     }
@@ -272,14 +362,14 @@ final class Applier: @unchecked Sendable {
     func settle() throws(ShardLogError) {
         condition.lock()
         defer { condition.unlock() }
-        let target = handedOver
+        let target = LSN(handedOver.load(ordering: .sequentiallyConsistent))
         guard nextLSN <= target else { return }
         // ENG-005: writes acknowledged that the projections will never hold fail every read
         // (before, a read after the failed one passed the barrier and read the stale rows).
         if let failure { throw failure }
         settling += 1
         defer { settling -= 1 }
-        if sleeping { condition.broadcast() }  // ENG-024: someone waits now
+        shardlog_event_signal(event)  // ENG-024: someone waits now
         while nextLSN <= target && failure == nil { condition.wait() }
         if nextLSN <= target, let failure { throw failure }
     }
