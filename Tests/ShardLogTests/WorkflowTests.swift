@@ -379,6 +379,25 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         try await store.close()
     }
 
+    /// WF-022: a copy batch sorts the persona's keys, never its whole rows — asked the
+    /// obvious way, SQLite sorted every row of the persona, embeddings and all, for every
+    /// batch (found by profiling a hot migration: its read thread used 60% of a core).
+    @Test func aCopyBatchSortsKeysNotRows() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        try await store.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
+        try await store.waitForProjections()
+        let projection = try #require(store.projection(forShard: store.shardForPersona("alice")!))
+        let plan = try await projection.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + ShardProjection.copyMemoriesSQL, arguments: ["alice", "", 1_000])
+                .map { (parent: $0["parent"] as Int, detail: $0["detail"] as String) }
+        }
+        #expect(plan.contains { $0.parent == 0 && $0.detail.contains("sqlite_autoindex_memories_1") }, "rows fetched by key: \(plan)")
+        #expect(!plan.contains { $0.parent == 0 && $0.detail.contains("TEMP B-TREE") }, "no sort of whole rows: \(plan)")
+        try await store.close()
+    }
+
     @Test func workflowCommandsAreRefusedFromCallers() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
