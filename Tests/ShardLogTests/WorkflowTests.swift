@@ -389,12 +389,19 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         try await store.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
         try await store.waitForProjections()
         let projection = try #require(store.projection(forShard: store.shardForPersona("alice")!))
-        let plan = try await projection.pool.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + ShardProjection.copyMemoriesSQL, arguments: ["alice", "", 1_000])
-                .map { (parent: $0["parent"] as Int, detail: $0["detail"] as String) }
+        // The copy's read, and a tier's memories (the same pattern).
+        let reads: [(sql: String, arguments: StatementArguments)] = [
+            (ShardProjection.copyMemoriesSQL, ["alice", "", 1_000]),
+            (ShardProjection.memoriesInKeyOrder(where: "tier = ? AND deleted_at IS NULL", limited: true), ["hot", 50]),
+        ]
+        for read in reads {
+            let plan = try await projection.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + read.sql, arguments: read.arguments)
+                    .map { (parent: $0["parent"] as Int, detail: $0["detail"] as String) }
+            }
+            #expect(plan.contains { $0.parent == 0 && $0.detail.contains("sqlite_autoindex_memories_1") }, "rows fetched by key: \(plan)")
+            #expect(!plan.contains { $0.parent == 0 && $0.detail.contains("TEMP B-TREE") }, "no sort of whole rows: \(plan)")
         }
-        #expect(plan.contains { $0.parent == 0 && $0.detail.contains("sqlite_autoindex_memories_1") }, "rows fetched by key: \(plan)")
-        #expect(!plan.contains { $0.parent == 0 && $0.detail.contains("TEMP B-TREE") }, "no sort of whole rows: \(plan)")
         try await store.close()
     }
 

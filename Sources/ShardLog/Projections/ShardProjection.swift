@@ -233,9 +233,7 @@ final class ShardProjection: Sendable {
         var hasher = DigestEncoder()
         let queries: [(name: String, sql: String)] = [
             ("personas", "SELECT \(columns["personas"]!) FROM \(t.personas) WHERE id = ?1 ORDER BY id"),
-            // Keys sorted, then rows by key: `persona_id = ?1 ORDER BY id` sorts whole rows,
-            // embeddings and all (WF-022's copy read had the same plan).
-            ("memories", "SELECT \(columns["memories"]!) FROM \(t.memories) WHERE id IN (SELECT id FROM \(t.memories) WHERE persona_id = ?1) ORDER BY id"),
+            ("memories", memoriesInKeyOrder(columns["memories"]!, table: t.memories, where: "persona_id = ?1", limited: false)),
             ("conversations", "SELECT \(columns["conversations"]!) FROM \(t.conversations) WHERE persona_id = ?1 ORDER BY id"),
             ("messages", "SELECT \(columns["messages"]!) FROM \(t.messages) WHERE conversation_id IN (SELECT id FROM \(t.conversations) WHERE persona_id = ?1) ORDER BY conversation_id, sequence"),
         ]

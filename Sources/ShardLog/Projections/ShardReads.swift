@@ -78,6 +78,15 @@ extension ShardProjection {
     /// Columns by position, in the order of `memoryColumns` (name lookups cost a lowercasing each).
     static let memoryColumns = "id, persona_id, type, name, content, summary, tags, importance, tier, embedding, embedding_model, access_count, last_accessed_at, created_at, updated_at, deleted_at"
 
+    /// `columns` of the memories of `table` that match `filter`, in key order (at most the
+    /// last argument's count with `limited`): the matching ids are sorted first — keys
+    /// only — and the rows then read through the primary key in that order. Asked as
+    /// `WHERE filter ORDER BY id`, SQLite finds the rows through the filter's index and
+    /// sorts whole rows, embeddings and all (WF-022).
+    static func memoriesInKeyOrder(_ columns: String = memoryColumns, table: String = "memories", where filter: String, limited: Bool) -> String {
+        "SELECT \(columns) FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE \(filter) ORDER BY id\(limited ? " LIMIT ?" : "")) ORDER BY id"
+    }
+
     static func memory(_ row: Row) throws -> MemoryEntity {
         MemoryEntity(
             id: row[0], personaId: row[1], type: MemoryType(rawValue: row[2]) ?? .text,
@@ -133,7 +142,7 @@ extension ShardProjection {
 
     func memories(tier: MemoryTier, limit: Int?) throws -> [MemoryEntity] {
         try pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.memoryColumns) FROM memories WHERE tier = ? AND deleted_at IS NULL ORDER BY id LIMIT ?"),
+            try Row.fetchAll(db.cachedStatement(sql: Self.memoriesInKeyOrder(where: "tier = ? AND deleted_at IS NULL", limited: true)),
                              arguments: [tier.rawValue, limit ?? -1]).map(Self.memory)
         }
     }
