@@ -486,6 +486,7 @@ for memoriesTotal in quick ? [100_000] : [100_000, 1_000_000] {
     var verifyRates: [Double] = []
     var verifyResident: [Double] = []
     var commands = 0
+    _ = try runChild("verify", directory: directory, scratch: work)  // BENCH-050: reads the log into the page cache
     for _ in 0..<runs {
         let child = try runChild("verify", directory: directory, scratch: work)
         commands = child.count
