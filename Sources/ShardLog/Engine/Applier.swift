@@ -110,12 +110,9 @@ final class Applier: @unchecked Sendable {
         }
         inbox.append(unit)
         backlog.add(unit.commandCount, ordering: .sequentiallyConsistent)
-        var seen = handedOver.load(ordering: .sequentiallyConsistent)
-        while unit.range.upperBound.rawValue > seen {
-            let (exchanged, original) = handedOver.compareExchange(
-                expected: seen, desired: unit.range.upperBound.rawValue, ordering: .sequentiallyConsistent)
-            if exchanged { break }
-            seen = original
+        // Written only here, under `inboxLock`; atomic for the read barrier, which loads it.
+        if unit.range.upperBound.rawValue > handedOver.load(ordering: .sequentiallyConsistent) {
+            handedOver.store(unit.range.upperBound.rawValue, ordering: .sequentiallyConsistent)
         }
         let start = !running
         running = true
@@ -127,12 +124,13 @@ final class Applier: @unchecked Sendable {
         }
     }
 
-    /// Starts a stage's thread, or wakes it when it sleeps for want of work; with the lock held.
-    private func startOrWake(_ running: inout Bool, sleeping: Bool, name: String, _ body: @escaping @Sendable () -> Void) {
-        if !running {
-            running = true
-            Thread.detachNewThread(named: name, body)
-        } else if sleeping {
+    /// Starts the second stage's thread, or wakes it when it sleeps for want of work; with
+    /// the lock held. (The first stage is started and woken by `handOver`, ENG-030.)
+    private func startOrWakeFinisher() {
+        if !finisherRunning {
+            finisherRunning = true
+            Thread.detachNewThread(named: "shardlog-apply2") { [self] in finishBatches() }
+        } else if finisherSleeping {
             condition.broadcast()
         }
     }
@@ -183,16 +181,15 @@ final class Applier: @unchecked Sendable {
     /// lock released, for at most `seconds` in all. The event's sequence is read before the
     /// checks, so a signal after them ends the sleep.
     private func sleepFirstStage(for seconds: TimeInterval, while waiting: () -> Bool) {
-        let deadline = ContinuousClock.now + .nanoseconds(Int64(seconds * 1e9))
+        let deadline = Date().addingTimeInterval(seconds)
         while failure == nil {
             let seen = shardlog_event_sequence(event)
             takeInboxLocked()
             guard waiting() else { return }
-            let remaining = (deadline - ContinuousClock.now).components
-            let nanoseconds = remaining.seconds * 1_000_000_000 + remaining.attoseconds / 1_000_000_000
-            guard nanoseconds > 0 else { return }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return }
             condition.unlock()
-            shardlog_event_wait(event, seen, nanoseconds)
+            shardlog_event_wait(event, seen, Int64(remaining * 1e9))
             condition.lock()
         }
     }
@@ -253,7 +250,7 @@ final class Applier: @unchecked Sendable {
                 while finishing.count >= Self.finishingMax && failure == nil { condition.wait() }
                 guard failure == nil else { break }
                 finishing.append((finish, LSN(cursor.rawValue - 1), count))
-                startOrWake(&finisherRunning, sleeping: finisherSleeping, name: "shardlog-apply2") { [self] in finishBatches() }
+                startOrWakeFinisher()
             }
         }
         if !idle { inboxLock.withLock { running = false } }
@@ -267,7 +264,7 @@ final class Applier: @unchecked Sendable {
         condition.lock()
         while failure == nil {
             guard let (finish, end, count) = finishing.first else {
-                sleep(\.finisherSleeping, for: Self.idleExit) { finishing.isEmpty }
+                sleepSecondStage(for: Self.idleExit) { finishing.isEmpty }
                 if finishing.isEmpty && failure == nil { break }
                 continue
             }
@@ -294,15 +291,14 @@ final class Applier: @unchecked Sendable {
         endStageLocked()
     }
 
-    /// The second stage's wait: with the lock held and the stage's `sleeping` flag set so
-    /// that new work or a waiter wakes it, while `waiting` holds and nothing failed, for at
-    /// most `seconds`.
-    /// (A key path, not `inout`: other threads read the flag while the lock is released.)
-    private func sleep(_ sleeping: ReferenceWritableKeyPath<Applier, Bool>, for seconds: TimeInterval, while waiting: () -> Bool) {
-        self[keyPath: sleeping] = true
+    /// The second stage's wait: with the lock held and `finisherSleeping` set so that new
+    /// work or a waiter wakes it, while `waiting` holds and nothing failed, for at most
+    /// `seconds`.
+    private func sleepSecondStage(for seconds: TimeInterval, while waiting: () -> Bool) {
+        finisherSleeping = true
         let deadline = Date().addingTimeInterval(seconds)
         while waiting() && failure == nil && condition.wait(until: deadline) {}
-        self[keyPath: sleeping] = false
+        finisherSleeping = false
     }
 
     /// A stage's work, with any error as the store's (a projection's failure, ENG-005).
