@@ -402,6 +402,12 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
             #expect(plan.contains { $0.parent == 0 && $0.detail.contains("sqlite_autoindex_memories_1") }, "rows fetched by key: \(plan)")
             #expect(!plan.contains { $0.parent == 0 && $0.detail.contains("TEMP B-TREE") }, "no sort of whole rows: \(plan)")
         }
+        // Without a limit (the persona digest) nothing is sorted at all.
+        let digestRead = ShardProjection.memoriesInKeyOrder(where: "persona_id = ?", limited: false)
+        let digestPlan = try await projection.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + digestRead, arguments: ["alice"]).map { $0["detail"] as String }
+        }
+        #expect(!digestPlan.contains { $0.contains("TEMP B-TREE") }, "no sort: \(digestPlan)")
         try await store.close()
     }
 

@@ -83,8 +83,10 @@ extension ShardProjection {
     /// only — and the rows then read through the primary key in that order. Asked as
     /// `WHERE filter ORDER BY id`, SQLite finds the rows through the filter's index and
     /// sorts whole rows, embeddings and all (WF-022).
+    /// Without a limit the ids are not sorted inside: the outer query reads them in key
+    /// order anyway, and SQLite would sort them for nothing.
     static func memoriesInKeyOrder(_ columns: String = memoryColumns, table: String = "memories", where filter: String, limited: Bool) -> String {
-        "SELECT \(columns) FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE \(filter) ORDER BY id\(limited ? " LIMIT ?" : "")) ORDER BY id"
+        "SELECT \(columns) FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE \(filter)\(limited ? " ORDER BY id LIMIT ?" : "")) ORDER BY id"
     }
 
     static func memory(_ row: Row) throws -> MemoryEntity {
