@@ -193,7 +193,7 @@ struct DemoCommand: AsyncParsableCommand {
             let s = try LogReader(directory: directory + "/log").verify()
             return (s, "\(s.commandCount) commands")
         }
-        print("   sound: \(summary.commandCount) commands, LSN 1…\(summary.lastLSN), \(summary.frameCount) frames in \(counted(summary.segmentCount, "segment"))")
+        print("   sound: \(counted(summary.commandCount, "command")), LSN 1…\(summary.lastLSN), \(summary.frameCount) frames in \(counted(summary.segmentCount, "segment"))")
     }
 
     /// A bar per shard: personas and memories.

@@ -17,12 +17,12 @@ struct GenerateCommand: ParsableCommand {
               shardlog apply --data-dir ./shardlog-data workload.jsonl
             """)
 
-    @Option(help: "Personas (default 10).") var personas = 10
-    @Option(name: .customLong("memories-per-persona"), help: "Memories of each persona (default 100).") var memoriesPerPersona = 100
-    @Option(name: .customLong("conversations-per-persona"), help: "Conversations of each persona (default 2).") var conversationsPerPersona = 2
-    @Option(name: .customLong("messages-per-conversation"), help: "Messages of each conversation (default 6; an addition).") var messagesPerConversation = 6
-    @Option(name: .customLong("embedding-dimension"), help: "Embedding dimension, 0 for none (default 384, the store's default; an addition).") var embeddingDimension = 384
-    @Option(help: "The seed (default 1).") var seed: UInt64 = 1
+    @Option(help: "Personas.") var personas = 10
+    @Option(name: .customLong("memories-per-persona"), help: "Memories of each persona.") var memoriesPerPersona = 100
+    @Option(name: .customLong("conversations-per-persona"), help: "Conversations of each persona.") var conversationsPerPersona = 2
+    @Option(name: .customLong("messages-per-conversation"), help: "Messages of each conversation (an addition).") var messagesPerConversation = 6
+    @Option(name: .customLong("embedding-dimension"), help: "Embedding dimension, 0 for none (as a new store's; an addition).") var embeddingDimension = 384
+    @Option(help: "The seed.") var seed: UInt64 = 1
     @Option(help: "Write to this file instead of standard output (an addition).") var output: String?
 
     func validate() throws {

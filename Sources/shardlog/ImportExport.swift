@@ -30,7 +30,7 @@ struct ImportCommand: AsyncParsableCommand {
                     "tierMappings": summary.tierMappings, "notes": summary.notes, "mismatches": summary.mismatchCount,
                 ])
             } else {
-                print("imported \(summary.personas)/\(summary.legacyPersonas) personas, \(summary.memories)/\(summary.legacyMemories) memories, \(summary.conversations)/\(summary.legacyConversations) conversations, \(summary.messages)/\(summary.legacyMessages) messages in \(summary.commands) commands")
+                print("imported \(summary.personas)/\(counted(summary.legacyPersonas, "persona")), \(summary.memories)/\(counted(summary.legacyMemories, "memory")), \(summary.conversations)/\(counted(summary.legacyConversations, "conversation")), \(summary.messages)/\(counted(summary.legacyMessages, "message")) in \(counted(summary.commands, "command"))")
                 for (mapping, count) in summary.tierMappings.sorted(by: { $0.key < $1.key }) { print("  tier \(mapping): \(count)") }
                 for note in summary.notes { print("  note: \(note)") }
                 print(summary.mismatchCount == 0 ? "  every entity compared equal" : "  MISMATCHES: \(summary.mismatchCount) (\(summary.mismatches.joined(separator: ", ")))")
@@ -57,7 +57,7 @@ struct ExportCommand: AsyncParsableCommand {
                 printJSON(["personas": summary.personas, "memories": summary.memories, "deletedMemories": summary.deletedMemories,
                            "conversations": summary.conversations, "messages": summary.messages, "path": output])
             } else {
-                print("exported \(summary.personas) personas, \(summary.memories) memories (\(summary.deletedMemories) soft-deleted), \(summary.conversations) conversations, \(summary.messages) messages to \(output)")
+                print("exported \(counted(summary.personas, "persona")), \(counted(summary.memories, "memory")) (\(summary.deletedMemories) soft-deleted), \(counted(summary.conversations, "conversation")), \(counted(summary.messages, "message")) to \(output)")
             }
         }
     }

@@ -44,7 +44,7 @@ struct InitCommand: AsyncParsableCommand {
             if store.json {
                 printJSON(["dataDirectory": directory, "shards": ids, "strategy": configuration.effectiveStrategyName, "virtualNodes": virtualNodes])
             } else {
-                print("initialized \(ids.count) shards (\(configuration.effectiveStrategyName), \(virtualNodes) virtual nodes) in \(directory)")
+                print("initialized \(counted(ids.count, "shard")) (\(configuration.effectiveStrategyName), \(virtualNodes) virtual nodes) in \(directory)")
             }
         } catch {
             if created { try? FileManager.default.removeItem(atPath: directory) }
@@ -78,26 +78,23 @@ struct ApplyCommand: AsyncParsableCommand {
     static let unitCommandCount = 10_000
 
     func run() async throws {
-        let text: String
+        let data: Data
         if file == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            guard let contents = FileManager.default.contents(atPath: file) else {
                 throw fail("cannot read \(file)", code: ExitStatus.invalidInput)
             }
-            text = String(decoding: data, as: UTF8.self)
+            data = contents
         }
-        var commands: [(Command, Envelope)] = []
-        var lineNumbers: [Int] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.allSatisfy(\.isWhitespace) { continue }
-            do {
-                commands.append(try CommandJSON.parse(line: String(line)))
-                lineNumbers.append(index + 1)
-            } catch {
-                throw fail("line \(index + 1): \(error.reason); nothing was applied", code: ExitStatus.invalidInput)
-            }
+        let parsed: [CommandJSON.ParsedLine]
+        do {
+            parsed = try CommandJSON.parseLines(data)
+        } catch {
+            throw fail("\(error); nothing was applied", code: ExitStatus.invalidInput)
         }
+        let commands = parsed.map { ($0.command, $0.envelope) }
+        let lineNumbers = parsed.map(\.line)
         try await withStore(store) { store in
             do {
                 try store.validate(commands)
@@ -118,7 +115,7 @@ struct ApplyCommand: AsyncParsableCommand {
             if self.store.json {
                 printJSON(["applied": lsns.count, "firstLSN": first, "lastLSN": last])
             } else {
-                print("applied \(lsns.count) commands" + (lsns.isEmpty ? "" : ", LSN \(first)…\(last)"))
+                print("applied \(counted(lsns.count, "command"))" + (lsns.isEmpty ? "" : lsns.count == 1 ? ", LSN \(first)" : ", LSN \(first)…\(last)"))
             }
         }
     }

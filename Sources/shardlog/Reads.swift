@@ -111,7 +111,7 @@ struct ConversationCommand: AsyncParsableCommand {
                 if self.store.json {
                     printJSON(CommandJSON.object(conversation, withMessages: true))
                 } else {
-                    print("\(conversation.id)  \(conversation.title)  (persona \(conversation.personaId), \(conversation.messageCount) messages)")
+                    print("\(conversation.id)  \(conversation.title)  (persona \(conversation.personaId), \(counted(conversation.messageCount, "message")))")
                     for message in conversation.messages { print("  \(message.sequence). \(message.role.rawValue): \(message.content)") }
                 }
             }
@@ -222,7 +222,7 @@ struct ShardsCommand: AsyncParsableCommand {
                         "messages": s.messages, "appliedLSN": s.appliedLSN.rawValue, "bytes": s.bytesOnDisk,
                     ])
                 } else {
-                    print("\(s.id)\t\(s.personas) personas\t\(s.memories) memories\t\(s.conversations) conversations\tLSN \(s.appliedLSN)\t\(s.bytesOnDisk) bytes\t\(s.path)")
+                    print("\(s.id)\t\(counted(s.personas, "persona"))\t\(counted(s.memories, "memory"))\t\(counted(s.conversations, "conversation"))\tLSN \(s.appliedLSN)\t\(s.bytesOnDisk) bytes\t\(s.path)")
                 }
             }
         }

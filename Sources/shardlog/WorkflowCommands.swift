@@ -43,7 +43,12 @@ func loggedSteps(of m: MigrationWorkflow, in store: ShardStore) throws -> [[Stri
 }
 
 /// "1 row", "2 rows".
-func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+/// "1 memory", "2 memories": a count and its noun in English.
+func counted(_ n: Int, _ noun: String) -> String {
+    guard n != 1 else { return "\(n) \(noun)" }
+    if noun.hasSuffix("y") && !["ay", "ey", "oy", "uy"].contains(where: noun.hasSuffix) { return "\(n) \(noun.dropLast())ies" }
+    return "\(n) \(noun)s"
+}
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }

@@ -7,13 +7,18 @@ import Testing
 
 /// Runs the built `shardlog` executable.
 func runShardLog(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-    try runProcess(productsDirectory.appendingPathComponent("shardlog"), arguments, input: input, environment: environment)
+    try runProcess(productsDirectory.appendingPathComponent("shardlog"), arguments, input: input.map { Data($0.utf8) }, environment: environment)
+}
+
+/// Runs the built `shardlog` executable with raw bytes (which need not be UTF-8) on standard input.
+func runShardLog(_ arguments: [String], bytes: Data) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runProcess(productsDirectory.appendingPathComponent("shardlog"), arguments, input: bytes)
 }
 
 /// Runs `executable` with `arguments` (and `input` on standard input, the process's
 /// environment with `environment` over it); returns its status and what it printed.
 func runProcess(
-    _ executable: URL, _ arguments: [String], input: String? = nil, environment: [String: String] = [:]
+    _ executable: URL, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:]
 ) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = executable
@@ -28,7 +33,7 @@ func runProcess(
     process.standardError = err
     process.standardInput = inPipe
     try process.run()
-    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+    if let input { inPipe.fileHandleForWriting.write(input) }
     try inPipe.fileHandleForWriting.close()
     let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

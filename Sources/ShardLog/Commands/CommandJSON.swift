@@ -27,11 +27,86 @@ public enum CommandJSON {
         "rebalanceCompleted", "rebalanceRollbackStarted", "rebalanceRolledBack", "rebalanceStopped",
     ]
 
+    /// The envelope's fields, which every op accepts (README, "apply").
+    public static let envelopeFields = ["op", "actor", "reason", "commandId", "timestamp"]
+
+    /// The fields each op defines besides the envelope's. A field that is not here is
+    /// refused, never ignored: a typo must not turn into a default (CMD-017).
+    public static let fields: [String: [String]] = [
+        "createPersona": ["id", "shard", "name", "description", "personality", "memoryConfiguration", "privacySettings", "isActive"],
+        "updatePersona": ["id", "name", "description", "personality", "memoryConfiguration", "privacySettings"],
+        "activatePersona": ["id"], "deactivatePersona": ["id"], "deletePersona": ["id"],
+        "addMemory": ["id", "personaId", "type", "name", "content", "summary", "tags", "importance", "tier", "embedding", "embeddingModel"],
+        "updateMemory": ["id", "type", "name", "content", "summary", "tags", "importance"],
+        "setMemoryTier": ["id", "tier"], "markMemoryAccessed": ["id"], "updateMemoryEmbedding": ["id", "embedding", "embeddingModel"],
+        "deleteMemory": ["id"], "setMemoryAccess": ["id", "accessCount", "lastAccessedAt"],
+        "createConversation": ["id", "personaId", "title"], "addMessage": ["conversationId", "role", "content"],
+        "deleteConversation": ["id"],
+    ]
+
+    /// The fields of the structured persona values (Specs/Commands.md §1).
+    public static let structureFields: [String: [String]] = [
+        "personality": ["traits", "temperament", "communicationStyle"],
+        "memoryConfiguration": ["maxMemories", "memoryImportanceThreshold", "autoOptimize", "retentionPeriod", "memoryCategories", "compressionEnabled"],
+        "privacySettings": ["dataCollection", "analyticsEnabled", "shareWithResearchers", "allowPersonalityAnalysis", "memoryRetention", "exportDataAllowed"],
+    ]
+
+    /// A line of a JSON-lines input that is not an acceptable command.
+    public struct LineProblem: Error, Hashable, Sendable, CustomStringConvertible {
+        /// The line's number, from 1.
+        public var line: Int
+        public var reason: String
+        public var description: String { "line \(line): \(reason)" }
+    }
+
+    /// One command of a JSON-lines input and the line it came from (from 1).
+    public struct ParsedLine: Sendable {
+        public var command: Command
+        public var envelope: Envelope
+        public var line: Int
+    }
+
+    /// Parses a whole JSON-lines input (CMD-016a, CMD-017): lines end with LF or CRLF;
+    /// lines of white space only are skipped; each line's bytes must be UTF-8 before
+    /// anything decodes them. The first bad line is reported; nothing is returned then.
+    public static func parseLines(_ data: Data) throws(LineProblem) -> [ParsedLine] {
+        var parsed: [ParsedLine] = []
+        var lineNumber = 0
+        var start = data.startIndex
+        while start < data.endIndex {
+            lineNumber += 1
+            let newline = data[start...].firstIndex(of: 0x0A) ?? data.endIndex
+            var end = newline
+            if end > start && data[end - 1] == 0x0D { end -= 1 }  // CRLF: the CR is the line end's, not the line's
+            let line = data[start..<end]
+            start = newline == data.endIndex ? newline : newline + 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            do {
+                let (command, envelope) = try parse(line: line)
+                parsed.append(ParsedLine(command: command, envelope: envelope, line: lineNumber))
+            } catch {
+                throw LineProblem(line: lineNumber, reason: error.reason)
+            }
+        }
+        return parsed
+    }
+
+    /// Parses one line given as bytes: they must be UTF-8 (CMD-016a), checked before any
+    /// decoder sees them.
+    public static func parse(line bytes: Data) throws(Problem) -> (Command, Envelope) {
+        if let failure = UTF8Check.firstFailure(in: bytes) { throw Problem(failure.description) }
+        return try parseJSON(bytes)
+    }
+
     /// Parses one line.
     public static func parse(line: String) throws(Problem) -> (Command, Envelope) {
+        try parseJSON(Data(line.utf8))
+    }
+
+    static func parseJSON(_ bytes: Data) throws(Problem) -> (Command, Envelope) {
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [])
+            object = try JSONSerialization.jsonObject(with: bytes, options: [])
         } catch {
             throw Problem("not valid JSON")
         }
@@ -39,16 +114,55 @@ public enum CommandJSON {
         return try parse(dictionary)
     }
 
+    /// `unknown field "importnce" — did you mean "importance"?` for the first key of `o`
+    /// (in sorted order, so the message does not depend on hashing) that is not in `known`.
+    static func refuseUnknownFields(_ o: [String: Any], known: [String], prefix: String = "") throws(Problem) {
+        guard let unknown = o.keys.filter({ !known.contains($0) }).sorted().first else { return }
+        var message = "unknown field \"\(prefix)\(unknown)\""
+        if let nearest = nearestName(to: unknown, in: known) { message += " — did you mean \"\(prefix)\(nearest)\"?" }
+        throw Problem(message)
+    }
+
+    /// The known name closest to `name` by edit distance (case ignored), when it is close
+    /// enough to be a typo: at most 2 edits, and at most a third of the name's length.
+    static func nearestName(to name: String, in known: [String]) -> String? {
+        let target = Array(name.lowercased())
+        var best: (distance: Int, name: String)?
+        for candidate in known {
+            let distance = editDistance(target, Array(candidate.lowercased()))
+            if distance < (best?.distance ?? Int.max) { best = (distance, candidate) }
+        }
+        guard let best, best.distance <= min(2, max(1, target.count / 3)) else { return nil }
+        return best.name
+    }
+
+    /// Levenshtein distance (insert, delete, substitute, each 1).
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty { return b.count }
+        var previous = Array(0...b.count)
+        var current = previous
+        for i in 1...a.count {
+            current[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+
     public static func parse(_ o: [String: Any]) throws(Problem) -> (Command, Envelope) {
-        let f = Fields(o)
-        let op = try f.string("op")
+        let op = try Fields(o, allowed: ["op"]).string("op")
         if workflowOps.contains(op) {
             throw Problem("\"\(op)\" is a workflow step, appended by the engine only: use `shardlog shard`, `migrate`, `migration` or `rebalance`")
         }
-        guard ops.contains(op) else { throw Problem("unknown op \"\(op)\" (one of: \(ops.joined(separator: ", ")))") }
+        guard let opFields = fields[op] else { throw Problem("unknown op \"\(op)\" (one of: \(ops.joined(separator: ", ")))") }
+        let known = envelopeFields + opFields
+        try refuseUnknownFields(o, known: known)
+        let f = Fields(o, allowed: known)
         var envelope = Envelope(actor: try f.optionalString("actor") ?? "cli", reason: try f.optionalString("reason"),
                                 commandID: try f.optionalString("commandId"))
-        if let timestamp = o["timestamp"] { envelope.timestamp = try parseTimestamp(timestamp) }
+        if let timestamp = f.present("timestamp") { envelope.timestamp = try parseTimestamp(timestamp) }
         let command: Command
         switch op {
         case "createPersona":
@@ -93,7 +207,7 @@ public enum CommandJSON {
             guard let count = try f.optionalInt("accessCount") else { throw Problem("field \"accessCount\" is missing") }
             command = .setMemoryAccess(
                 id: try f.string("id"), accessCount: count,
-                lastAccessedAt: try o["lastAccessedAt"].flatMap { $0 is NSNull ? nil : $0 }.map(parseTimestamp))
+                lastAccessedAt: try f.present("lastAccessedAt").map(parseTimestamp))
         case "createConversation":
             command = .createConversation(id: try f.string("id"), personaId: try f.string("personaId"), title: try f.optionalString("title") ?? "")
         case "addMessage":
@@ -115,7 +229,8 @@ public enum CommandJSON {
     }
 
     static func personality(_ o: [String: Any]) throws(Problem) -> Personality {
-        let f = Fields(o, prefix: "personality.")
+        try refuseUnknownFields(o, known: structureFields["personality"]!, prefix: "personality.")
+        let f = Fields(o, allowed: structureFields["personality"]!, prefix: "personality.")
         let d = Personality()
         return Personality(
             traits: try f.optionalStrings("traits") ?? d.traits, temperament: try f.optionalString("temperament") ?? d.temperament,
@@ -123,7 +238,8 @@ public enum CommandJSON {
     }
 
     static func memoryConfiguration(_ o: [String: Any]) throws(Problem) -> MemoryConfiguration {
-        let f = Fields(o, prefix: "memoryConfiguration.")
+        try refuseUnknownFields(o, known: structureFields["memoryConfiguration"]!, prefix: "memoryConfiguration.")
+        let f = Fields(o, allowed: structureFields["memoryConfiguration"]!, prefix: "memoryConfiguration.")
         let d = MemoryConfiguration()
         return MemoryConfiguration(
             maxMemories: try f.optionalInt("maxMemories") ?? d.maxMemories,
@@ -135,7 +251,8 @@ public enum CommandJSON {
     }
 
     static func privacySettings(_ o: [String: Any]) throws(Problem) -> PrivacySettings {
-        let f = Fields(o, prefix: "privacySettings.")
+        try refuseUnknownFields(o, known: structureFields["privacySettings"]!, prefix: "privacySettings.")
+        let f = Fields(o, allowed: structureFields["privacySettings"]!, prefix: "privacySettings.")
         let d = PrivacySettings()
         return PrivacySettings(
             dataCollection: try f.optionalBool("dataCollection") ?? d.dataCollection,
@@ -149,14 +266,19 @@ public enum CommandJSON {
     /// Strict field access: a present field of the wrong type is an error, never ignored.
     struct Fields {
         let o: [String: Any]
+        /// The keys this object may have: reading any other is a mistake of the parser
+        /// (its field tables and its reads must agree), caught by the tests' debug builds.
+        let allowed: [String]
         let prefix: String
-        init(_ o: [String: Any], prefix: String = "") {
+        init(_ o: [String: Any], allowed: [String], prefix: String = "") {
             self.o = o
+            self.allowed = allowed
             self.prefix = prefix
         }
 
         func wrong(_ key: String, _ expected: String) -> Problem { Problem("field \"\(prefix)\(key)\" must be \(expected)") }
         func present(_ key: String) -> Any? {
+            assert(allowed.contains(key), "field \(key) is read but not in the field table")
             guard let value = o[key], !(value is NSNull) else { return nil }
             return value
         }
