@@ -163,8 +163,14 @@ struct DemoCommand: AsyncParsableCommand {
             return (plan, "\(counted(plan?.moves.count ?? 0, "move"))")
         }
         let after = try store.rebalanceAnalysis()
-        let what = plan.map { "\($0.id), \(counted($0.moves.count, "persona")) moved" } ?? "no plan needed"
-        print("   " + what + String(format: ": imbalance (max/mean records) %.3f before, %.3f after", before.imbalance, after.imbalance))
+        let routed = Dictionary(uniqueKeysWithValues: before.personas.map { ($0.id, $0.routedShard) })
+        let what = plan.map { p in
+            let onRing = p.moves.filter { routed[$0.personaId] == $0.target }.count
+            return "\(p.id), \(counted(p.moves.count, "persona")) moved (\(onRing) to the shard their ring position names)"
+        } ?? "no plan needed"
+        print("   " + what)
+        print("   before: " + RebalanceCommand.balanceLine(before, limit: 1.2))
+        print("   after:  " + RebalanceCommand.balanceLine(after, limit: 1.2))
         try printDistribution(store)
     }
 

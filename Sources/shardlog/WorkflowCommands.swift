@@ -322,7 +322,9 @@ struct RebalanceCommand: AsyncParsableCommand {
         commandName: "rebalance", abstract: "Analyse the shards' load and move personas until it is under the thresholds.",
         discussion: """
             Thresholds (Specs/Workflows.md, WF-051): at most 1,000,000 records and 1 GiB per shard,
-            and the largest shard at most 1.2 × the mean (records).
+            and every shard's records within 0.8–1.2 of the mean (an imbalance of at most 1.2).
+            A plan moves personas from the most to the least loaded shard, those whose ring
+            position now names the shard they move to first.
 
             Examples:
               shardlog rebalance plan --data-dir ./shardlog-data
@@ -334,7 +336,7 @@ struct RebalanceCommand: AsyncParsableCommand {
     struct Thresholds: ParsableArguments {
         @Option(name: .customLong("max-records"), help: "Records a shard may hold (default 1000000).") var maxRecords: Int?
         @Option(name: .customLong("max-bytes"), help: "Bytes a shard may take on disk (default 1 GiB).") var maxBytes: Int?
-        @Option(name: .customLong("max-imbalance"), help: "Largest shard's records over the mean (default 1.2).") var maxImbalance: Double?
+        @Option(name: .customLong("max-imbalance"), help: "How far a shard's records may be from the mean: 1.2 keeps every shard within 0.8–1.2 of it (default 1.2).") var maxImbalance: Double?
 
         var value: RebalanceThresholds {
             var t = RebalanceThresholds()
@@ -346,23 +348,39 @@ struct RebalanceCommand: AsyncParsableCommand {
     }
 
     static func printAnalysis(_ analysis: RebalanceAnalysis, _ moves: [RebalanceMove], json: Bool, thresholds: RebalanceThresholds) {
+        let after = analysis.after(moves)
         if json {
             printJSON([
                 "imbalance": analysis.imbalance, "problems": analysis.problems(thresholds),
                 "shards": analysis.shards.map { ["id": $0.id, "personas": $0.personas, "records": $0.records, "bytesOnDisk": $0.bytesOnDisk] as [String: Any] },
                 "moves": moves.map(moveObject),
+                "minOverMean": analysis.minOverMean, "maxOverMean": analysis.maxOverMean, "personaImbalance": analysis.personaImbalance,
+                "after": balanceObject(after),
             ])
             return
         }
         let widest = max(1, analysis.shards.map(\.records).max() ?? 1)
         for shard in analysis.shards {
             let bar = String(repeating: "#", count: Int((Double(shard.records) / Double(widest) * 40).rounded()))
-            print("\(shard.id)\t\(shard.personas) personas\t\(shard.records) records\t\(shard.bytesOnDisk) bytes\t\(bar)")
+            print("\(shard.id)\t\(counted(shard.personas, "persona"))\t\(counted(shard.records, "record"))\t\(shard.bytesOnDisk) bytes\t\(bar)")
         }
-        print(String(format: "imbalance %.3f (max/mean records; limit %.3f)", analysis.imbalance, thresholds.maxImbalance))
         let problems = analysis.problems(thresholds)
         print(problems.isEmpty ? "nothing crosses a threshold" : "over: " + problems.joined(separator: "; "))
-        for move in moves { print("move \(move.personaId)\t\(move.source) -> \(move.target)\t\(move.records) records\t\(move.bytes) bytes") }
+        for move in moves { print("move \(move.personaId)\t\(move.source) -> \(move.target)\t\(counted(Int(move.records), "record"))\t\(move.bytes) bytes") }
+        print("before: " + balanceLine(analysis, limit: thresholds.maxImbalance))
+        print("after \(counted(moves.count, "move")): " + balanceLine(after, limit: thresholds.maxImbalance))
+    }
+
+    /// "imbalance 1.566 (records 0.434–1.150 of the mean, personas 0.450–1.125; limit 1.200)".
+    static func balanceLine(_ a: RebalanceAnalysis, limit: Double) -> String {
+        String(format: "imbalance %.3f (records %.3f–%.3f of the mean, personas %.3f–%.3f; limit %.3f)",
+               a.imbalance, a.minOverMean, a.maxOverMean, a.personasMinOverMean, a.personasMaxOverMean, limit)
+    }
+
+    static func balanceObject(_ a: RebalanceAnalysis) -> [String: Any] {
+        ["imbalance": a.imbalance, "minOverMean": a.minOverMean, "maxOverMean": a.maxOverMean,
+                "personaImbalance": a.personaImbalance, "personasMinOverMean": a.personasMinOverMean, "personasMaxOverMean": a.personasMaxOverMean,
+                "shards": a.shards.map { ["id": $0.id, "personas": $0.personas, "records": $0.records] as [String: Any] }]
     }
 
     struct Plan: AsyncParsableCommand {
@@ -392,6 +410,7 @@ struct RebalanceCommand: AsyncParsableCommand {
         func run() async throws {
             let progress = WorkflowProgressLine()
             try await withStore(store) { store in
+                let before = try store.rebalanceAnalysis()
                 guard let plan = try await store.applyRebalance(thresholds: thresholds.value, maxMoves: maxMoves, progress: progress.handler) else {
                     if self.store.json { printJSON(["planId": NSNull(), "moves": [Any]()]) } else { print("nothing crosses a threshold: no plan") }
                     return
@@ -399,9 +418,12 @@ struct RebalanceCommand: AsyncParsableCommand {
                 TerminalProgress.finish()
                 let after = try store.rebalanceAnalysis()
                 if self.store.json {
-                    printJSON(["planId": plan.id, "phase": plan.phase.rawValue, "moves": plan.moves.map(moveObject), "imbalance": after.imbalance])
+                    printJSON(["planId": plan.id, "phase": plan.phase.rawValue, "moves": plan.moves.map(moveObject), "imbalance": after.imbalance,
+                               "before": RebalanceCommand.balanceObject(before), "after": RebalanceCommand.balanceObject(after)])
                 } else {
-                    print(String(format: "%@ %@: %d moves; imbalance now %.3f", plan.id, plan.phase.rawValue, plan.moves.count, after.imbalance))
+                    print("\(plan.id) \(plan.phase.rawValue): \(counted(plan.moves.count, "move"))")
+                    print("before: " + RebalanceCommand.balanceLine(before, limit: thresholds.value.maxImbalance))
+                    print("after: " + RebalanceCommand.balanceLine(after, limit: thresholds.value.maxImbalance))
                 }
                 if plan.phase != .completed { throw ExitCode(ExitStatus.failure) }
             }

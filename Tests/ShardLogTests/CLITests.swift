@@ -256,4 +256,47 @@ let sampleCommands = """
         let foreign = try runShardLog(["verify", "--data-dir", dir.path])
         #expect(foreign.status == 2 && foreign.stderr.contains("is not a ShardLog store"))
     }
+
+    /// A fifth shard added to a store of evenly sized personas takes its share: after a
+    /// rebalance with the default thresholds every shard holds 0.8–1.2 of the mean in
+    /// personas and in records, and most moves go where the persona's ring position points.
+    /// (Before, the imbalance looked at the largest shard only: 8 of 400 personas moved.)
+    @Test func aNewShardIsFilledByARebalance() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        #expect(try runShardLog(["init", "--data-dir", dir.store]).status == 0)
+        let workload = try runShardLog(["generate", "--personas", "400", "--memories-per-persona", "2", "--conversations-per-persona", "1",
+                                        "--messages-per-conversation", "2", "--embedding-dimension", "0"]).stdout
+        #expect(try runShardLog(["apply", "--data-dir", dir.store, "-"], input: workload).status == 0)
+        #expect(try runShardLog(["shard", "add", "shard_04", "--data-dir", dir.store]).status == 0)
+        let planText = try runShardLog(["rebalance", "plan", "--data-dir", dir.store])
+        #expect(planText.stdout.contains("\nbefore: imbalance 2.000 (records 0.000–"), "\(planText.stdout)")
+        #expect(planText.stdout.contains("\nafter "), "the plan states the figure after its moves: \(planText.stdout)")
+        let plan = try jsonLines(try runShardLog(["rebalance", "plan", "--data-dir", dir.store, "--json"]).stdout)[0]
+        let predicted = try #require(plan["after"] as? [String: Any])
+        let routed = Set(try jsonLines(try runShardLog(["dump", "--data-dir", dir.store]).stdout)
+            .filter { $0["kind"] as? String == "persona" }.compactMap { $0["id"] as? String }
+            .filter { Router(strategy: .hash, shards: Router.defaultShardIDs(count: 5)).shard(for: $0) == "shard_04" })
+        let applied = try runShardLog(["rebalance", "apply", "--data-dir", dir.store, "--json"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let result = try jsonLines(applied.stdout)[0]
+        let moves = try #require(result["moves"] as? [[String: Any]])
+        let after = try #require(result["after"] as? [String: Any])
+        #expect(after["imbalance"] as? Double == predicted["imbalance"] as? Double, "the plan said what the rebalance did")
+        // The shards as the store reports them, not as the plan computed them.
+        let shards = try jsonLines(try runShardLog(["shards", "--data-dir", dir.store, "--json"]).stdout)
+        #expect(shards.count == 5)
+        func records(_ shard: [String: Any]) -> Int { ["personas", "memories", "conversations", "messages"].map { shard[$0] as! Int }.reduce(0, +) }
+        for key in ["personas", "records"] {
+            let values = shards.map { Double(key == "records" ? records($0) : $0[key] as! Int) }
+            let mean = values.reduce(0, +) / Double(values.count)
+            for (shard, value) in zip(shards, values) {
+                #expect((0.8...1.2).contains(value / mean), "\(shard["id"]!): \(key) \(value) of mean \(mean)")
+            }
+        }
+        let toNewShard = moves.filter { $0["target"] as? String == "shard_04" }
+        let onRing = toNewShard.filter { routed.contains($0["personaId"] as! String) }.count
+        #expect(Double(onRing) >= 0.6 * Double(toNewShard.count), "\(onRing) of \(toNewShard.count) moves follow the ring (\(routed.count) personas point at shard_04)")
+        print("a fifth shard: \(moves.count) moves, \(onRing) of \(toNewShard.count) to shard_04 along the ring; imbalance \(plan["imbalance"]!) -> \(after["imbalance"]!)")
+    }
 }

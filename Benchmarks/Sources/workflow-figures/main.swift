@@ -86,8 +86,8 @@ let rebalanceSeconds = seconds(clock.now - rebalanceStart)
 let after = try fleet.rebalanceAnalysis()
 let movedRecords = plan?.moves.reduce(0) { $0 + $1.records } ?? 0
 let totalRecords = before.shards.reduce(0) { $0 + $1.records }
-report("rebalance after adding it: imbalance (max/mean records) before", before.imbalance, "")
-report("  imbalance after", after.imbalance, "", goal: "≤ 1.2 (maxImbalance)")
+report("rebalance after adding it: imbalance (max(max/mean, 2 − min/mean) of records) before", before.imbalance, "")
+report("  imbalance after", after.imbalance, "", goal: "≤ 1.2 (maxImbalance)", extra: ["minOverMean": after.minOverMean, "maxOverMean": after.maxOverMean, "personaImbalance": after.personaImbalance])
 report("  moves / share of records moved", Double(plan?.moves.count ?? 0), "moves", extra: ["recordsMoved": movedRecords, "shareOfRecords": Double(movedRecords) / Double(max(1, totalRecords)), "seconds": rebalanceSeconds])
 try await fleet.close()
 

@@ -8,7 +8,8 @@ public struct RebalanceThresholds: Hashable, Sendable {
     public var maxRecordsPerShard: Int
     /// Bytes a shard's database may take on disk.
     public var maxDiskUsagePerShard: Int
-    /// Largest shard's records over the mean.
+    /// How far any shard's records may be from the mean, as 1 + that distance over the
+    /// mean: 1.2 keeps every shard within 0.8–1.2 of the mean (WF-050).
     public var maxImbalance: Double
 
     public init(maxRecordsPerShard: Int = 1_000_000, maxDiskUsagePerShard: Int = 1 << 30, maxImbalance: Double = 1.2) {
@@ -35,18 +36,55 @@ public struct RebalanceAnalysis: Hashable, Sendable {
         public var bytes: Int
         /// Being migrated: not moved by a plan.
         public var migrating: Bool
+        /// The active shard the router names for this persona now (its ring position with
+        /// `hash`), nil with `directory`, where placement is not a function of the id.
+        public var routedShard: String?
     }
 
     public var shards: [ShardLoad]
     public var personas: [PersonaLoad]
 
-    /// Max over mean of the shards' records (1 when empty).
+    /// How far the shards' records are from even, both ways (WF-050): the larger of
+    /// max/mean and 2 − min/mean, so 1 is even and 1.2 means every shard holds 0.8–1.2
+    /// of the mean. An empty new shard counts as much as an overfull one. 1 when empty.
     public var imbalance: Double { Self.imbalance(shards.map(\.records)) }
+    /// The most loaded shard's records over the mean (1 when empty).
+    public var maxOverMean: Double { Self.ratios(shards.map(\.records)).max }
+    /// The least loaded shard's records over the mean (1 when empty).
+    public var minOverMean: Double { Self.ratios(shards.map(\.records)).min }
+    /// The same figures of the shards' persona counts.
+    public var personaImbalance: Double { Self.imbalance(shards.map(\.personas)) }
+    public var personasMinOverMean: Double { Self.ratios(shards.map(\.personas)).min }
+    public var personasMaxOverMean: Double { Self.ratios(shards.map(\.personas)).max }
 
-    static func imbalance(_ records: [Int]) -> Double {
-        guard !records.isEmpty else { return 1 }
-        let mean = Double(records.reduce(0, +)) / Double(records.count)
-        return mean == 0 ? 1 : Double(records.max()!) / mean
+    static func ratios(_ values: [Int]) -> (min: Double, max: Double) {
+        guard let low = values.min(), let high = values.max() else { return (1, 1) }
+        let mean = Double(values.reduce(0, +)) / Double(values.count)
+        return mean == 0 ? (1, 1) : (Double(low) / mean, Double(high) / mean)
+    }
+
+    static func imbalance(_ values: [Int]) -> Double {
+        let (low, high) = ratios(values)
+        return max(high, 2 - low)
+    }
+
+    /// The analysis as it will be once `moves` are made: records, personas and bytes
+    /// moved from each move's source to its target (what `rebalance plan` shows as "after").
+    public func after(_ moves: [RebalanceMove]) -> RebalanceAnalysis {
+        var result = self
+        let index = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($1.id, $0) })
+        let personaIndex = Dictionary(uniqueKeysWithValues: personas.enumerated().map { ($1.id, $0) })
+        for move in moves {
+            guard let source = index[move.source], let target = index[move.target] else { continue }
+            result.shards[source].records -= Int(move.records)
+            result.shards[target].records += Int(move.records)
+            result.shards[source].bytesOnDisk -= Int(move.bytes)
+            result.shards[target].bytesOnDisk += Int(move.bytes)
+            result.shards[source].personas -= 1
+            result.shards[target].personas += 1
+            if let p = personaIndex[move.personaId] { result.personas[p].shard = move.target }
+        }
+        return result
     }
 
     /// What crosses a threshold, in words (empty when nothing does).
@@ -59,7 +97,7 @@ public struct RebalanceAnalysis: Hashable, Sendable {
             problems.append("\(shard.id) takes \(shard.bytesOnDisk) bytes (limit \(t.maxDiskUsagePerShard))")
         }
         if imbalance > t.maxImbalance {
-            problems.append(String(format: "imbalance %.3f (max/mean records; limit %.3f)", imbalance, t.maxImbalance))
+            problems.append(String(format: "imbalance %.3f (records from %.3f to %.3f of the mean; limit %.3f)", imbalance, minOverMean, maxOverMean, t.maxImbalance))
         }
         return problems
     }
@@ -68,6 +106,7 @@ public struct RebalanceAnalysis: Hashable, Sendable {
     public var json: String {
         let object: [String: Any] = [
             "imbalance": (imbalance * 1000).rounded() / 1000,
+            "minOverMean": (minOverMean * 1000).rounded() / 1000, "maxOverMean": (maxOverMean * 1000).rounded() / 1000,
             "shards": shards.map { ["id": $0.id, "personas": $0.personas, "records": $0.records, "bytesOnDisk": $0.bytesOnDisk] as [String: Any] },
         ]
         return CommandJSON.line(object)
@@ -81,16 +120,25 @@ public struct RebalanceAnalysis: Hashable, Sendable {
         var moved = Set<String>()
         var moves: [RebalanceMove] = []
         let ids = shards.map(\.id).sorted(by: Router.utf8Less)
-        guard ids.count > 1 else { return [] }
+        guard ids.count > 1, !problems(t).isEmpty else { return [] }
+        // A plan that is due aims past the trigger, at half the allowed distance from the
+        // mean (0.9–1.1 with 1.2), so the store does not stay at the edge of the next one.
+        let aim = 1 + (t.maxImbalance - 1) / 2
         while moves.count < (maxMoves ?? Int.max) {
             let over = ids.contains { records[$0]! > t.maxRecordsPerShard || bytes[$0]! > t.maxDiskUsagePerShard }
-            guard over || Self.imbalance(ids.map { records[$0]! }) > t.maxImbalance else { break }
+            guard over || Self.imbalance(ids.map { records[$0]! }) > aim else { break }
             let source = ids.max { records[$0]! != records[$1]! ? records[$0]! < records[$1]! : Router.utf8Less($1, $0) }!
             let target = ids.filter { $0 != source }.min { records[$0]! != records[$1]! ? records[$0]! < records[$1]! : Router.utf8Less($0, $1) }!
             let room = (records[source]! - records[target]!) / 2
+            // Among the source's personas that fit, those the router now names the target for
+            // first: placements then converge on the ring, and a later shard addition moves
+            // little. Then the most records, the fewest bytes, the smallest id.
             let candidate = personas
                 .filter { placement[$0.id] == source && !moved.contains($0.id) && !$0.migrating && $0.records <= room && $0.records > 0 }
                 .min { a, b in
+                    let aRouted = a.routedShard == target
+                    let bRouted = b.routedShard == target
+                    if aRouted != bRouted { return aRouted }
                     if a.records != b.records { return a.records > b.records }
                     if a.bytes != b.bytes { return a.bytes < b.bytes }
                     return Router.utf8Less(a.id, b.id)
@@ -112,8 +160,9 @@ extension ShardStore {
     /// WF-050: the load of every active shard and of each persona on it.
     public func rebalanceAnalysis() throws -> RebalanceAnalysis {
         try settle()
-        let (active, placements, migrating) = withState { state in
-            (state.activeShards, state.personas.mapValues(\.shard), Set(state.personas.filter { $0.value.migrationID != nil }.keys))
+        let (active, placements, migrating, router) = withState { state in
+            (state.activeShards, state.personas.mapValues(\.shard), Set(state.personas.filter { $0.value.migrationID != nil }.keys),
+             state.initialization?.strategy == .directory ? nil : state.router)
         }
         var shards: [RebalanceAnalysis.ShardLoad] = []
         var personas: [RebalanceAnalysis.PersonaLoad] = []
@@ -125,7 +174,8 @@ extension ShardStore {
                 bytesOnDisk: projection.bytesOnDisk()))
             for (persona, load) in try projection.personaLoads() where placements[persona] == id {
                 personas.append(RebalanceAnalysis.PersonaLoad(
-                    id: persona, shard: id, records: load.records, bytes: load.bytes, migrating: migrating.contains(persona)))
+                    id: persona, shard: id, records: load.records, bytes: load.bytes, migrating: migrating.contains(persona),
+                    routedShard: router?.shard(for: persona)))
             }
         }
         return RebalanceAnalysis(shards: shards, personas: personas.sorted { Router.utf8Less($0.id, $1.id) })
