@@ -28,6 +28,7 @@ struct ImportCommand: AsyncParsableCommand {
                     "legacy": ["personas": summary.legacyPersonas, "memories": summary.legacyMemories,
                                "conversations": summary.legacyConversations, "messages": summary.legacyMessages],
                     "tierMappings": summary.tierMappings, "notes": summary.notes, "mismatches": summary.mismatchCount,
+                    "valueMappings": summary.valueMappings,
                 ])
             } else {
                 print("imported \(summary.personas)/\(counted(summary.legacyPersonas, "persona")), \(summary.memories)/\(counted(summary.legacyMemories, "memory")), \(summary.conversations)/\(counted(summary.legacyConversations, "conversation")), \(summary.messages)/\(counted(summary.legacyMessages, "message")) in \(counted(summary.commands, "command"))")

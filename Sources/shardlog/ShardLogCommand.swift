@@ -114,7 +114,7 @@ func exitFor(_ error: any Error) -> ExitCode {
     switch error {
     case let error as ShardLogError:
         switch error {
-        case .invalidCommand, .invalidConfiguration, .notFound, .notAStore: return fail(error.description, code: ExitStatus.invalidInput)
+        case .invalidCommand, .invalidConfiguration, .notFound, .notAStore, .invalidLegacyValue: return fail(error.description, code: ExitStatus.invalidInput)
         default: return fail(error.description, code: ExitStatus.failure)
         }
     case CommandLogError.locked(_, let holder):

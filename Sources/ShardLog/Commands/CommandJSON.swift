@@ -66,7 +66,7 @@ public enum CommandJSON {
         public var line: Int
     }
 
-    /// Parses a whole JSON-lines input (CMD-016a, CMD-017): lines end with LF or CRLF;
+    /// Parses a whole JSON-lines input (CMD-018, CMD-017): lines end with LF or CRLF;
     /// lines of white space only are skipped; each line's bytes must be UTF-8 before
     /// anything decodes them. The first bad line is reported; nothing is returned then.
     public static func parseLines(_ data: Data) throws(LineProblem) -> [ParsedLine] {
@@ -91,7 +91,7 @@ public enum CommandJSON {
         return parsed
     }
 
-    /// Parses one line given as bytes: they must be UTF-8 (CMD-016a), checked before any
+    /// Parses one line given as bytes: they must be UTF-8 (CMD-018), checked before any
     /// decoder sees them.
     public static func parse(line bytes: Data) throws(Problem) -> (Command, Envelope) {
         if let failure = UTF8Check.firstFailure(in: bytes) { throw Problem(failure.description) }
@@ -185,7 +185,7 @@ public enum CommandJSON {
         case "addMemory":
             command = .addMemory(MemoryCreation(
                 id: try f.string("id"), personaId: try f.string("personaId"),
-                type: try f.enumValue("type", MemoryType.self) ?? .text, name: try f.string("name"),
+                type: try f.enumValue("type", MemoryType.self) ?? .text, name: try f.optionalString("name") ?? "",
                 content: try f.string("content"), summary: try f.optionalString("summary"),
                 tags: try f.optionalStrings("tags") ?? [], importance: try f.optionalInt("importance") ?? 50,
                 tier: try f.enumValue("tier", MemoryTier.self) ?? .hot, embedding: try f.optionalVector("embedding"),

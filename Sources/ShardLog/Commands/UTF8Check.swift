@@ -1,4 +1,4 @@
-/// Strict UTF-8 checking of bytes that came from outside (CMD-016a): the check runs on
+/// Strict UTF-8 checking of bytes that came from outside (CMD-018): the check runs on
 /// the bytes themselves, before any decoder could replace what it does not understand
 /// with U+FFFD and so change the user's data without a word.
 ///

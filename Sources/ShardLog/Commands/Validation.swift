@@ -23,7 +23,7 @@ enum Validation {
         }
     }
 
-    /// CMD-011: a name is 1…256 bytes and not only white space.
+    /// CMD-011: a persona's name is 1…256 bytes and not only white space.
     static func name(_ name: String) throws(CommandRejection) {
         // Fast path: a name that starts with a printable ASCII character is not all white space.
         let first = name.utf8.first ?? 0
@@ -31,6 +31,9 @@ enum Validation {
         if !startsPrintable && name.allSatisfy(\.isWhitespace) { throw CommandRejection("name is empty") }
         if name.utf8.count > nameSizeMax { throw CommandRejection("name is \(name.utf8.count) bytes, limit \(nameSizeMax)") }
     }
+
+    /// CMD-011: a memory's name is 0…256 bytes (the original model's `TEXT DEFAULT ''`).
+    static func memoryName(_ name: String) throws(CommandRejection) { try text(name, "name", max: nameSizeMax) }
 
     static func text(_ text: String, _ what: String, max: Int) throws(CommandRejection) {
         if text.utf8.count > max { throw CommandRejection("\(what) is \(text.utf8.count) bytes, limit \(max)") }
@@ -128,7 +131,7 @@ enum Validation {
             break
         case .addMemory(let m):
             try id(m.id, "memory id")
-            try name(m.name)
+            try memoryName(m.name)
             try text(m.content, "content", max: contentMax)
             if let summary = m.summary { try text(summary, "summary", max: shortTextMax) }
             try tags(m.tags)
@@ -137,7 +140,7 @@ enum Validation {
             if let model = m.embeddingModel { try modelName(model) }
         case .updateMemory(let patch):
             if patch.isEmpty { throw CommandRejection("updateMemory needs at least one field to change") }
-            if let value = patch.name { try name(value) }
+            if let value = patch.name { try memoryName(value) }
             if let value = patch.content { try text(value, "content", max: contentMax) }
             if let value = patch.summary { try text(value, "summary", max: shortTextMax) }
             if let value = patch.tags { try tags(value) }

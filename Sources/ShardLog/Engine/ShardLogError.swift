@@ -24,6 +24,9 @@ public enum ShardLogError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A projection could not be written because the disk holding `path` is full. What the
     /// log acknowledged is kept; the projections catch up from it on the next open.
     case diskFull(path: String)
+    /// A value of a legacy database that cannot be imported without changing it (bytes
+    /// that are not UTF-8, LEG-009); nothing was written.
+    case invalidLegacyValue(table: String, rowid: Int64, column: String, reason: String)
     /// The store was closed, or refuses writes after a failure (reopen it).
     case unavailable(String)
 
@@ -40,6 +43,8 @@ public enum ShardLogError: Error, Hashable, Sendable, CustomStringConvertible {
         case .database(let message): return "SQLite: \(message)"
         case .diskFull(let path):
             return "the disk holding \(path) is full: free space, then run the command again (what the log holds is kept; the shards catch up from it when the store is next opened)"
+        case .invalidLegacyValue(let table, let rowid, let column, let reason):
+            return "\(table) row \(rowid), column \(column): \(reason); nothing was imported (fix the value and import again)"
         case .unavailable(let reason): return "the store is unavailable: \(reason)"
         }
     }

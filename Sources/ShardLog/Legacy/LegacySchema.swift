@@ -10,7 +10,7 @@ public enum LegacySchema {
           privacy_allow_personality_analysis INTEGER, privacy_memory_retention INTEGER, privacy_export_data_allowed INTEGER,
           is_active INTEGER DEFAULT 0, created_at, updated_at);
         CREATE TABLE memory_entities (
-          id TEXT PRIMARY KEY, persona_id TEXT NOT NULL, type TEXT, name TEXT, content TEXT, summary TEXT, tags TEXT,
+          id TEXT PRIMARY KEY, persona_id TEXT NOT NULL, type TEXT, name TEXT DEFAULT '', content TEXT, summary TEXT, tags TEXT,
           importance INTEGER, memory_tier TEXT DEFAULT 'active', embedding TEXT, embedding_model TEXT,
           access_count INTEGER, last_accessed, created_at, updated_at, deleted_at);
         CREATE TABLE conversations (

@@ -7,8 +7,11 @@ import GRDB
 enum LegacyTime {
     static func parse(_ value: DatabaseValue) -> Timestamp? {
         switch value.storage {
-        case .int64(let ms): return Timestamp(microsecondsSince1970: ms * 1000)
-        case .double(let ms): return Timestamp(microsecondsSince1970: Int64(ms * 1000))
+        case .int64(let ms): return milliseconds(ms)
+        case .double(let ms):
+            // Out of range (or NaN) is no time, not a trap.
+            guard let micros = Int64(exactly: (ms * 1000).rounded(.towardZero)) else { return nil }
+            return Timestamp(microsecondsSince1970: micros)
         case .string(let text): return parse(text)
         default: return nil
         }
@@ -38,6 +41,7 @@ enum LegacyTime {
             } else if b.count != 20 {
                 return nil
             }
+            guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
             let days = daysFromCivil(year: year, month: month, day: day)
             let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
             return Timestamp(microsecondsSince1970: seconds * 1_000_000 + Int64(micros))
