@@ -4,7 +4,7 @@ import Testing
 
 @testable import ShardLog
 
-/// What `apply` and the JSON parser accept and refuse: bytes that are not UTF-8 (CMD-016a),
+/// What `apply` and the JSON parser accept and refuse: bytes that are not UTF-8 (CMD-018),
 /// fields an op does not define (CMD-017), CRLF line ends, and what the CLI prints.
 @Suite struct InputTests {
     /// The ill-formed sequences of the Unicode Standard's Table 3-7, each kind.

@@ -190,7 +190,7 @@ public struct LogReader: Sendable {
                     summary.tailReason = "segment header: \(problem.reason)"
                     break segmentLoop
                 }
-                let position = LogPosition(segment: name, offset: 0, lsn: firstLSN)
+                let position = LogPosition(segment: name, offset: problem.offset, lsn: firstLSN)
                 throw problem.unsupported
                     ? CommandLogError.unsupported(position, reason: problem.reason)
                     : CommandLogError.corruption(position, reason: problem.reason)
@@ -215,12 +215,20 @@ public struct LogReader: Sendable {
                 case .frame(let header, let offset):
                     lastFrameContinued = header.flags.contains(.continued)
                     if lastFrameContinued && isLast && scanner.offset > unitVerifiedThrough {
-                        guard let end = try scanner.unitEnd() else {
+                        switch try scanner.lookAheadOverUnit() {
+                        case .complete(let end):
+                            unitVerifiedThrough = end
+                        case .broken(let brokenOffset, let lsn, let reason):
+                            // R8 against R9 for the frame that breaks the unit: a torn tail only
+                            // when nothing valid (a frame, or the seal of a sealed segment)
+                            // follows it — exactly as the writer's open decides (LOG-100).
+                            if try scanner.validDataExists(after: brokenOffset) {
+                                throw CommandLogError.corruption(LogPosition(segment: name, offset: brokenOffset, lsn: lsn), reason: reason)
+                            }
                             summary.tailByteCount = scanner.fileSize - offset
-                            summary.tailReason = "an append of several frames whose last frame is missing"
+                            summary.tailReason = "an append of several frames whose last frames are missing or torn (at offset \(brokenOffset): \(reason))"
                             break segmentLoop
                         }
-                        unitVerifiedThrough = end
                     }
                     summary.frameCount += 1
                     summary.rawPayloadByteCount += header.rawSize

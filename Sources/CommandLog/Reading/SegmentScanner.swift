@@ -32,7 +32,9 @@ final class SegmentScanner {
     private(set) var fileSize: Int
     /// The segment header, when it is valid.
     private(set) var header: SegmentHeader?
-    private(set) var headerProblem: (reason: String, unsupported: Bool)?
+    /// Why the header is not valid, and the offset to report (LOG-105): 16, the first-LSN
+    /// field, when it disagrees with the file name; 0 otherwise.
+    private(set) var headerProblem: (reason: String, unsupported: Bool, offset: Int)?
 
     /// Where the next frame starts.
     private(set) var offset = SegmentHeader.size
@@ -67,13 +69,13 @@ final class SegmentScanner {
         switch headerBytes.withUnsafeBytes({ SegmentHeader.decode($0) }) {
         case .success(let decoded):
             if decoded.firstLSN != firstLSN {
-                headerProblem = ("segment header says first LSN \(decoded.firstLSN), the file name says \(firstLSN)", false)
+                headerProblem = ("segment header says first LSN \(decoded.firstLSN), the file name says \(firstLSN)", false, 16)
             } else {
                 header = decoded
                 chain = decoded.previousChain
             }
-        case .failure(.bad(let reason)): headerProblem = (reason, false)
-        case .failure(.unsupportedVersion(let version)): headerProblem = ("segment format version \(version)", true)
+        case .failure(.bad(let reason)): headerProblem = (reason, false, 0)
+        case .failure(.unsupportedVersion(let version)): headerProblem = ("segment format version \(version)", true, 0)
         }
         buffer = [UInt8](repeating: 0, count: Limits.readBufferSize)
     }
@@ -310,22 +312,46 @@ final class SegmentScanner {
         return false
     }
 
-    /// For a frame just returned with `CONTINUED`: the end offset of the frame that finishes
-    /// its unit inside this file, every frame up to it having valid magic, sizes and CRC;
-    /// nil when the unit is not finished (LOG-072). Callers remember the offset, so a unit
-    /// of k frames is looked ahead once, not k times.
-    func unitEnd() throws -> Int? {
+    /// What a look ahead over the rest of a unit found (LOG-072).
+    enum UnitLookAhead {
+        /// The frame that finishes the unit ends at `end`; every frame up to it has valid
+        /// magic, sizes and CRC.
+        case complete(end: Int)
+        /// The bytes at `offset`, where a frame of the unit with LSN `lsn` must start, are
+        /// not an intact frame (`reason` as `next()` would say it): a torn tail only when no
+        /// valid data follows them (LOG-100 R8 against R9, LOG-081 for a sealed segment).
+        case broken(offset: Int, lsn: LSN, reason: String)
+    }
+
+    /// For a frame just returned with `CONTINUED`: where the frames that finish its unit end,
+    /// or where they stop being intact. Callers remember the end, so a unit of k frames is
+    /// looked ahead once, not k times.
+    func lookAheadOverUnit() throws -> UnitLookAhead {
         var position = offset
-        while position + FrameHeader.size <= fileSize {
-            let headerBytes = try file.read(count: FrameHeader.size, at: position)
-            guard headerBytes.withUnsafeBytes({ FrameHeader.hasMagic($0) }), try frameIsIntact(at: position) else {
-                return nil
-            }
-            let header = headerBytes.withUnsafeBytes { FrameHeader.parse($0) }
+        var lsn = expectedLSN
+        while true {
+            if let reason = try intactFrameProblem(at: position) { return .broken(offset: position, lsn: lsn, reason: reason) }
+            let header = try file.read(count: FrameHeader.size, at: position).withUnsafeBytes { FrameHeader.parse($0) }
             position += header.frameSize
-            if !header.flags.contains(.continued) { return position }
+            lsn = header.firstLSN.advanced(by: header.count)
+            if !header.flags.contains(.continued) { return .complete(end: position) }
         }
-        return nil
+    }
+
+    /// Why no intact frame (magic, sizes, CRC) starts at `position`, in the words `next()`
+    /// uses for the same finding; nil when one does.
+    private func intactFrameProblem(at position: Int) throws -> String? {
+        let available = fileSize - position
+        if available <= 0 { return "the end of the file comes before the append's last frame" }
+        if available < FrameHeader.size { return "a frame header is cut short by the end of the file (\(available) bytes)" }
+        let headerBytes = try file.read(count: FrameHeader.size, at: position)
+        guard headerBytes.withUnsafeBytes({ FrameHeader.hasMagic($0) }) else { return "no frame starts here (magic is wrong)" }
+        let header = headerBytes.withUnsafeBytes { FrameHeader.parse($0) }
+        if header.storedSize > Limits.frameStoredSizeMax { return "frame stored size \(header.storedSize) is over the limit" }
+        if header.frameSize > available {
+            return "the frame (\(header.frameSize) bytes) is cut short by the end of the file (\(available) bytes left)"
+        }
+        return try frameIsIntact(at: position) ? nil : "frame CRC does not match"
     }
 
     private func frameIsIntact(at position: Int) throws -> Bool {

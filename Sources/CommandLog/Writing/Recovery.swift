@@ -69,11 +69,27 @@ struct Recovery {
         guard let seal = sealBytes.withUnsafeBytes({ Seal.decode($0) }), seal.lastLSN >= firstLSN,
             seal.frameCount > 0
         else {
-            throw CommandLogError.corruption(
-                LogPosition(segment: name, offset: max(size - Seal.size, SegmentHeader.size), lsn: firstLSN),
-                reason: "a segment before the last one has no valid seal")
+            throw try sealProblem(name, firstLSN: firstLSN)
         }
         return seal
+    }
+
+    /// A segment before the last whose seal is missing or bad: the error a reader gives for
+    /// it (LOG-105), found by walking its frames as a reader does — where the frames end
+    /// (or the first bad one) and the LSN expected there. Only on this error path does open
+    /// read a whole segment before the last.
+    private func sealProblem(_ name: String, firstLSN: LSN) throws -> CommandLogError {
+        let scanner = try SegmentScanner(directory: directory, name: name, firstLSN: firstLSN)
+        while true {
+            switch try scanner.next() {
+            case .frame: continue
+            case .seal, .end:
+                return .corruption(scanner.position, reason: "a segment before the last one has no valid seal")
+            case .invalid(let offset, let reason, _, let unsupported):
+                let position = LogPosition(segment: name, offset: offset, lsn: scanner.expectedLSN)
+                return unsupported ? .unsupported(position, reason: reason) : .corruption(position, reason: reason)
+            }
+        }
     }
 
     private func checkLink(_ name: String, header: SegmentHeader, firstLSN: LSN, after previous: Seal?) throws {
@@ -99,7 +115,7 @@ struct Recovery {
     private mutating func recoverLast(_ name: String, firstLSN: LSN, after previous: Seal?) throws -> WriterTail? {
         let scanner = try SegmentScanner(directory: directory, name: name, firstLSN: firstLSN)
         if let problem = scanner.headerProblem {
-            let position = LogPosition(segment: name, offset: 0, lsn: firstLSN)
+            let position = LogPosition(segment: name, offset: problem.offset, lsn: firstLSN)
             if problem.unsupported { throw CommandLogError.unsupported(position, reason: problem.reason) }
             if try scanner.validDataExists(after: 0) {
                 throw CommandLogError.corruption(position, reason: problem.reason)
