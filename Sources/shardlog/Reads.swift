@@ -275,8 +275,8 @@ struct RebuildCommand: AsyncParsableCommand {
                 if let asOf {
                     if let number = UInt64(asOf) {
                         lsn = LSN(number)
-                    } else if let date = ISO8601.parse(asOf) {
-                        lsn = try store.lsn(atOrBefore: Timestamp(microsecondsSince1970: Int64(date.timeIntervalSince1970 * 1_000_000)))
+                    } else if let time = ISO8601.timestamp(asOf) {
+                        lsn = try store.lsn(atOrBefore: time)
                     } else {
                         throw fail("--as-of must be an LSN or an ISO-8601 time, not \"\(asOf)\"", code: ExitStatus.invalidInput)
                     }

@@ -79,7 +79,7 @@ struct VerifyCommand: ParsableCommand {
             printJSON(object)
             return
         }
-        var line = "ok: \(summary.segmentCount) segments, \(summary.frameCount) frames, \(summary.commandCount) commands, last LSN \(summary.lastLSN), chain head \(summary.chainHead)"
+        var line = "ok: \(counted(summary.segmentCount, "segment")), \(counted(summary.frameCount, "frame")), \(counted(summary.commandCount, "command")), last LSN \(summary.lastLSN), chain head \(summary.chainHead)"
         if summary.tailByteCount > 0 {
             line += "; \(summary.tailByteCount) bytes after the last committed frame (unfinished append, cut by the writer's next open)"
         }

@@ -176,14 +176,31 @@ struct MigrateCommand: AsyncParsableCommand {
         @Argument(help: "The persona's id.") var id: String
         @Option(help: "The target shard.") var to: String
         @Option(name: .customLong("batch-size"), help: "Rows per copy batch (1…100000; default 1000).") var batchSize: Int?
+        @Option(name: .customLong("stop-after"),
+                help: "Leave the migration at this phase: copied or verified (an addition, for recovery drills: inspect the copy, then `migration resume` or `abort`).")
+        var stopAfter: String?
 
         func run() async throws {
+            let stopPhase: MigrationWorkflow.Phase?
+            switch stopAfter {
+            case nil: stopPhase = nil
+            case "copied"?: stopPhase = .copied
+            case "verified"?: stopPhase = .verified
+            case let other?: throw fail("--stop-after must be copied or verified, not \"\(other)\"", code: ExitStatus.invalidInput)
+            }
             let progress = WorkflowProgressLine()
-            try await withStore(store) { store in
-                let migration = try await store.migratePersona(id, to: to, batchSize: batchSize, progress: progress.handler)
+            // A migration left at a phase must stay there when the store closes: no resume on open.
+            try await withStore(store, recovery: stopPhase == nil ? .resume : .leave) { store in
+                var migration: MigrationWorkflow
+                if let stopPhase {
+                    migration = try await store.startMigration(id, to: to, batchSize: batchSize)
+                    while migration.isUnfinished && migration.phase != stopPhase { migration = try await store.stepMigration(migration.id) }
+                } else {
+                    migration = try await store.migratePersona(id, to: to, batchSize: batchSize, progress: progress.handler)
+                }
                 TerminalProgress.finish()
                 if self.store.json { printJSON(migrationObject(migration)) } else { print(migrationLine(migration)) }
-                if migration.phase != .completed { throw ExitCode(ExitStatus.failure) }
+                if migration.phase != .completed && migration.phase != stopPhase { throw ExitCode(ExitStatus.failure) }
             }
         }
     }
@@ -329,9 +346,10 @@ struct RebalanceCommand: AsyncParsableCommand {
             Examples:
               shardlog rebalance plan --data-dir ./shardlog-data
               shardlog rebalance apply --max-moves 10 --data-dir ./shardlog-data
+              shardlog rebalance stop plan-1 --data-dir ./shardlog-data
               shardlog rebalance rollback plan-1 --data-dir ./shardlog-data
             """,
-        subcommands: [Plan.self, Apply.self, Rollback.self])
+        subcommands: [Plan.self, Apply.self, Stop.self, Rollback.self])
 
     struct Thresholds: ParsableArguments {
         @Option(name: .customLong("max-records"), help: "Records a shard may hold (default 1000000).") var maxRecords: Int?
@@ -426,6 +444,29 @@ struct RebalanceCommand: AsyncParsableCommand {
                     print("after: " + RebalanceCommand.balanceLine(after, limit: thresholds.value.maxImbalance))
                 }
                 if plan.phase != .completed { throw ExitCode(ExitStatus.failure) }
+            }
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a plan that an interrupted rebalance left executing (an addition): its completed moves stay; `rollback` reverses them.",
+            discussion: """
+                Opens the store without resuming the plan, then records rebalanceStopped with the reason.
+                A migration of the plan that was interrupted stays as it is (`migration resume` or `abort`).
+
+                Example:
+                  shardlog rebalance stop plan-1 --reason "maintenance window over" --data-dir ./shardlog-data
+                """)
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The plan's id (plan-N).") var planId: String
+        @Option(help: "Why it is stopped; recorded in the log.") var reason = "stopped by request"
+
+        func run() async throws {
+            try await withStore(store, recovery: .leave) { store in
+                try await store.stopRebalance(planId, reason: reason)
+                let phase = store.plan(id: planId)?.phase.rawValue ?? "stopped"
+                if self.store.json { printJSON(["planId": planId, "phase": phase, "reason": reason]) } else { print("\(planId) \(phase): \(reason)") }
             }
         }
     }

@@ -51,6 +51,9 @@ struct StoreCrashChild {
         if arguments.count == 4, arguments[2] == "rebalance" || arguments[2] == "drain" {
             try await moveMany(directory: arguments[1], round: Int(arguments[3])!, drain: arguments[2] == "drain")
         }
+        if arguments.count == 3, arguments[2] == "interrupted-rebalance" {
+            try await interruptedRebalance(directory: arguments[1])
+        }
         guard arguments.count == 4, let tasks = Int(arguments[2]) else {
             writeLine("usage: shardstore-crash-child DIR TASKS ROUND")
             exit(2)
@@ -225,5 +228,29 @@ struct StoreCrashChild {
         }
         _ = await writer.result
         exit(0)
+    }
+
+    /// `DIR interrupted-rebalance`: a store of 40 personas on 4 shards and a fifth shard; a
+    /// rebalance is planned (the plan is durable) and the process ends, without closing the
+    /// store, as the first move's migration reports its first progress: a plan left
+    /// executing, as a crash leaves it (WF-056, `shardlog rebalance stop`).
+    static func interruptedRebalance(directory: String) async throws {
+        var configuration = StoreConfiguration()
+        configuration.embeddingDimension = 4
+        let store = try await ShardStore.open(at: directory, configuration: configuration)
+        var unit: [(Command, Envelope)] = []
+        for p in 0..<40 {
+            unit.append((.createPersona(PersonaCreation(id: "q\(p)", shard: "", name: "Q\(p)")), Envelope()))
+            for m in 0..<3 { unit.append((.addMemory(MemoryCreation(id: "q\(p)-m\(m)", personaId: "q\(p)", name: "n", content: "c\(m)")), Envelope())) }
+        }
+        try await store.execute(unit)
+        try await store.addShard("shard_04")
+        writeLine("planning")
+        _ = try await store.applyRebalance { progress in
+            writeLine("interrupted during \(progress.migrationId)")
+            exit(9)
+        }
+        writeLine("the rebalance finished before it could be interrupted")
+        exit(3)
     }
 }

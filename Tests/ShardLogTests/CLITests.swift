@@ -236,7 +236,7 @@ let sampleCommands = """
         try makeStore(dir)
         let sound = try runShardLog(["verify", "--data-dir", dir.store])
         #expect(sound.status == 0)
-        #expect(sound.stdout.hasPrefix("ok: 1 segments, 2 frames, 8 commands, last LSN 8, chain head "))
+        #expect(sound.stdout.hasPrefix("ok: 1 segment, 2 frames, 8 commands, last LSN 8, chain head "))
         let json = try jsonLines(try runShardLog(["verify", "--json"], environment: ["SHARDLOG_DATA_DIR": dir.store]).stdout)[0]
         #expect(json["ok"] as? Bool == true && json["commands"] as? Int == 8 && (json["chainHead"] as? String)?.count == 64)
         // Damage the payload of the second frame.

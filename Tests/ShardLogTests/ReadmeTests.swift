@@ -70,7 +70,7 @@ import Testing
         // The outputs the README quotes.
         #expect(stdout.contains("applied 2 commands, LSN 2…3\n"))
         #expect(stdout.contains("ada\tAda\tshard_03\tactive\n"))
-        #expect(stdout.contains("ok: 1 segments, 2 frames, 3 commands, last LSN 3, chain head "))
+        #expect(stdout.contains("ok: 1 segment, 2 frames, 3 commands, last LSN 3, chain head "))
         #expect(stdout.contains("mig-1\tcompleted\tada\tshard_03 -> shard_04\t2 rows\n"))
         for step in ["migrationStarted", "migrationCopied (2 rows)", "migrationVerify", "migrationVerified", "migrationCutOver", "migrationCompleted"] {
             #expect(stdout.contains("\t\(step)\n"), "migration show lists \(step)")

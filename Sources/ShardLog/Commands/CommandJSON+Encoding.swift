@@ -76,8 +76,9 @@ extension CommandJSON {
         return o
     }
 
-    /// A workflow step's fields (Specs/Workflows.md). A copy step shows which rows it
-    /// carried (ids and counts), not the rows themselves.
+    /// A workflow step's fields (Specs/Commands.md §5): a copy step's rows in full
+    /// (`rowSet`) and, as before, their count and ids; a step's own reason as
+    /// `stepReason`, apart from the envelope's `reason`.
     static func fields(_ step: WorkflowCommand) -> [String: Any] {
         var o: [String: Any] = [:]
         if let id = step.migrationId { o["migrationId"] = id }
@@ -92,6 +93,7 @@ extension CommandJSON {
             if let reverseOf { o["reverseOf"] = reverseOf }
             if let planId { o["planId"] = planId }
         case .migrationCopied(_, let rows, let cursor):
+            o["rowSet"] = rowSetObject(rows)
             o["rows"] = rows.rowCount
             if let persona = rows.persona { o["personaRow"] = persona.id }
             o["memoryIds"] = rows.memories.map(\.id)
@@ -105,9 +107,9 @@ extension CommandJSON {
             o["targetDigest"] = targetDigest
             o["atLSN"] = Int(atLSN.rawValue)
         case .migrationAborted(_, let reason):
-            o["reason"] = reason
+            o["stepReason"] = reason
         case .migrationFailed(_, let reason, let sourceDigest, let targetDigest):
-            o["reason"] = reason
+            o["stepReason"] = reason
             o["sourceDigest"] = sourceDigest
             o["targetDigest"] = targetDigest
         case .memoryMoved(_, let memory, let source, let target, let row):
@@ -115,6 +117,7 @@ extension CommandJSON {
             o["personaId"] = row.personaId
             o["source"] = source
             o["target"] = target
+            o["row"] = object(row)
         case .rebalancePlanned(let planId, let moves, let analysis):
             o["planId"] = planId
             o["moves"] = moves.map { ["personaId": $0.personaId, "source": $0.source, "target": $0.target, "records": $0.records, "bytes": $0.bytes] as [String: Any] }
@@ -126,7 +129,7 @@ extension CommandJSON {
             o["planId"] = planId
         case .rebalanceStopped(let planId, let reason):
             o["planId"] = planId
-            o["reason"] = reason
+            o["stepReason"] = reason
         }
         return o
     }
@@ -144,6 +147,17 @@ extension CommandJSON {
         case .workflow(.memoryMoved(_, _, _, _, let row)): return row.personaId
         default: return nil
         }
+    }
+
+    /// The rows of a copy step, each as `dump` prints its kind (a conversation without
+    /// its messages: they are listed under `messages`, each with its conversation's id).
+    static func rowSetObject(_ rows: RowSet) -> [String: Any] {
+        [
+            "persona": rows.persona.map(object) ?? NSNull(),
+            "memories": rows.memories.map(object),
+            "conversations": rows.conversations.map { object($0, withMessages: false) },
+            "messages": rows.messages.map { object($0.message, conversationID: $0.conversationId) },
+        ]
     }
 
     static func json<T: Encodable>(_ value: T) -> Any {

@@ -222,9 +222,7 @@ public enum CommandJSON {
         if !isJSONBoolean(value), let number = value as? NSNumber, let micros = Int64(exactly: number.doubleValue) {
             return Timestamp(microsecondsSince1970: micros)
         }
-        if let text = value as? String, let date = ISO8601.parse(text) {
-            return Timestamp(microsecondsSince1970: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()))
-        }
+        if let text = value as? String, let timestamp = ISO8601.timestamp(text) { return timestamp }
         throw Problem("field \"timestamp\" must be microseconds since 1970 or an ISO-8601 date")
     }
 
@@ -354,9 +352,12 @@ public enum ISO8601 {
         return plain.date(from: text)
     }
 
-    public static func format(_ timestamp: Timestamp) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(timestamp.microsecondsSince1970) / 1_000_000))
-    }
+    /// `text` as a timestamp, to the microsecond: `YYYY-MM-DDTHH:MM:SS[.f…]Z` is read
+    /// exactly (digits past the sixth are dropped); other ISO-8601 forms (any offset)
+    /// through Foundation, which keeps about a microsecond.
+    public static func timestamp(_ text: String) -> Timestamp? { LegacyTime.parse(text) }
+
+    /// UTC with exactly six fraction digits, so a timestamp's microseconds read back
+    /// unchanged (`2026-01-02T03:04:05.000006Z`).
+    public static func format(_ timestamp: Timestamp) -> String { LegacyTime.format(timestamp) }
 }

@@ -50,6 +50,8 @@ public final class ShardStore: @unchecked Sendable {
     private var touches: [String: [String: LSN]] = [:]
     /// Workflow events for subscribers (WF-070).
     let eventHub = EventHub()
+    /// Stop requests for the rebalances this store is driving (WF-056).
+    let rebalanceStops = RebalanceStopRequests()
     let configuration: StoreConfiguration
 
     private enum Retry: Error {

@@ -214,7 +214,14 @@ extension ShardStore {
     /// WF-054: each move as a migration, in order; then validation and `rebalanceCompleted`.
     func executePlan(_ planID: String, progress: WorkflowProgressHandler?) async throws -> RebalanceWorkflow {
         guard let plan = plan(id: planID) else { throw ShardLogError.notFound(kind: "plan", id: planID) }
+        guard rebalanceStops.begin(planID) else { throw ShardLogError.unavailable("\(planID) is being executed already") }
+        defer { rebalanceStops.end(planID) }
         for move in plan.moves {
+            // WF-056: a stop asked for while the previous move ran.
+            if let reason = rebalanceStops.take(planID) {
+                try await submit([(.workflow(.rebalanceStopped(planId: planID, reason: reason)), Envelope(actor: "shardlog", reason: "stop requested"))])
+                return self.plan(id: planID)!
+            }
             let previous = migrations().last { $0.planId == planID && $0.personaId == move.personaId && $0.reverseOf == nil }
             if let previous, !previous.isUnfinished { continue }
             let migration: MigrationWorkflow
@@ -236,6 +243,31 @@ extension ShardStore {
             try await submit([(.workflow(.rebalanceCompleted(planId: planID, validation: validation.json)), Envelope(actor: "shardlog"))])
         }
         return self.plan(id: planID)!
+    }
+
+    /// Stops an executing rebalance (WF-056). When this store is executing the plan, the
+    /// driver stops after the move in progress and appends `rebalanceStopped` with `reason`
+    /// (returns false: the request is made, the step is the driver's). Otherwise — a plan a
+    /// crash left executing, opened with `WorkflowRecovery.leave` — the move a crash
+    /// interrupted is ended first (aborted before its cut-over, completed after it), then the
+    /// step is appended (returns true). A stopped plan's completed moves stay;
+    /// `rollbackRebalance` reverses them.
+    @discardableResult
+    public func stopRebalance(_ planID: String, reason: String = "stopped by request") async throws -> Bool {
+        guard let plan = plan(id: planID) else { throw ShardLogError.notFound(kind: "plan", id: planID) }
+        guard plan.phase == .executing else {
+            throw ShardLogError.invalidCommand(index: 0, op: "rebalanceStopped", reason: "\(planID) is \(plan.phase.rawValue); only an executing plan can be stopped")
+        }
+        if rebalanceStops.request(planID, reason: reason) { return false }
+        for migration in migrations() where migration.planId == planID && migration.isUnfinished {
+            if migration.phase == .cutOver {
+                _ = try await resumeMigration(migration.id)
+            } else {
+                try await abortMigration(migration.id, reason: "its plan \(planID) was stopped: \(reason)")
+            }
+        }
+        try await submit([(.workflow(.rebalanceStopped(planId: planID, reason: reason)), Envelope(actor: "shardlog", reason: "stop requested"))])
+        return true
     }
 
     /// Reverses every completed move of a plan, last first, as linked migrations (WF-053).
