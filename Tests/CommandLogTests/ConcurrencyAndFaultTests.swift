@@ -24,29 +24,36 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let log = try CommandLog.open(
-            directory: dir.logPath, configuration: .init(durability: .none, segmentSizeMax: Limits.segmentSizeMin))
+            directory: dir.logPath, configuration: .init(durability: .none, segmentSizeMax: 1 << 20))
+        // Units of 1…5 commands of 40 KB: those of 4 and 5 span two frames (LOG-070), so a
+        // reader that delivered frame by frame would end inside a unit.
+        let units = (0..<120).map { u in (0..<(1 + u % 5)).map { noisyDraft(u * 10 + $0, size: 40_000) } }
+        let drafts = units.flatMap { $0 }
+        let unitEnds = Set(units.reduce(into: [0]) { ends, unit in ends.append(ends.last! + unit.count) })
+        #expect(units.contains { $0.count * 40_000 > Limits.frameRawSizeTarget }, "some units span frames")
         let writer = Task {
-            for u in 0..<400 {
-                let unit = (0..<(1 + u % 5)).map { noisyDraft(u * 10 + $0, size: 200) }
-                _ = try await log.append(unit)
-            }
+            for unit in units { _ = try await log.append(unit) }
         }
         var lastSeen = 0
         var reads = 0
+        var partial = 0
         while true {
-            let done = writer.isCancelled || log.lastLSN.rawValue >= 1200
+            let done = log.lastLSN.rawValue >= UInt64(drafts.count)
             let read = try LogReader(directory: dir.logPath).commands()
-            // Dense from 1, whole units only, and never shrinking.
+            // Dense from 1, the commands appended in their order, whole units only, never shrinking.
             #expect(read.enumerated().allSatisfy { $0.element.lsn.rawValue == UInt64($0.offset + 1) })
+            #expect(read.enumerated().allSatisfy { $0.element.commandID == drafts[$0.offset].commandID }, "read \(read.count)")
+            if !unitEnds.contains(read.count) { partial += 1 }
             #expect(read.count >= lastSeen)
-            if let last = read.last { #expect(last.commandID.map { $0.hasPrefix("c") } == true) }
+            if read.count > lastSeen && read.count < drafts.count { reads += 1 }
             lastSeen = read.count
-            reads += 1
             if done || reads > 2000 { break }
         }
+        #expect(partial == 0, "\(partial) reads ended inside a unit")
         try await writer.value
         try log.close()
-        #expect(try LogReader(directory: dir.logPath).commands().count == (0..<400).reduce(0) { $0 + 1 + $1 % 5 })
+        let all = try LogReader(directory: dir.logPath).commands()
+        #expect(all.count == drafts.count && zip(all, drafts).allSatisfy { $0.commandID == $1.commandID }, "\(all.count) of \(drafts.count)")
     }
 }
 

@@ -56,3 +56,15 @@ public func readLine(from handle: FileHandle) -> String {
     }
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// Waits until `condition` holds, checking every 10 ms, for at most `timeout` (generous:
+/// a condition, not a duration, is what a test waits for). Returns whether it held.
+@discardableResult
+public func waitUntil(timeout: Duration = .seconds(60), _ condition: () throws -> Bool) async rethrows -> Bool {
+    let giveUp = ContinuousClock.now + timeout
+    while try !condition() {
+        if ContinuousClock.now >= giveUp { return false }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return true
+}

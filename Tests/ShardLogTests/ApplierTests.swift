@@ -94,15 +94,23 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         var configuration = smallConfiguration()
-        configuration.applyCoalescingWindow = .milliseconds(200)
+        // Far longer than the test: the write below is still waiting in the window when the
+        // store is released, however busy the machine; a read barrier on the applier ends it.
+        configuration.applyCoalescingWindow = .seconds(3600)
         var store: ShardStore? = try await ShardStore.open(at: dir.store, configuration: configuration)
         try await store!.execute(.createPersona(PersonaCreation(id: "alice", shard: "", name: "Alice")))
         try await store!.waitForProjections()
         try await store!.execute(.addMemory(MemoryCreation(id: "m0", personaId: "alice", name: "n", content: "c")))
         weak let released = store
+        let applier = store!.applierForTesting  // kept: it outlives the store
         store = nil
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(released == nil, "nothing else holds the store")
+        // A write's completion may hold it a moment longer; then nothing does.
+        #expect(await waitUntil { released == nil }, "nothing else holds the store")
+        // The batch waiting in the window is taken now, after the store is gone (a barrier
+        // ends the window): it must meet the released store and fail the applier, and the
+        // barrier learns it (with an unowned reference the process crashed here).
+        #expect(throws: ShardLogError.unavailable("the store was released before its writes were applied")) { try applier.settle() }
+        #expect(applier.recordedFailure == .unavailable("the store was released before its writes were applied"))
     }
 }
 

@@ -327,19 +327,30 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         try await store.addShard("shard_02")
         #expect(try store.rebalanceAnalysis().imbalance > 1.2)
         let service = Task { try await AutoRebalancer(store: store, interval: .milliseconds(20)).run() }
-        let timeout = Task {
-            try await Task.sleep(for: .seconds(30))
-            service.cancel()
-        }
-        var completed: String?
-        for await event in events {
-            if case .rebalanceCompleted(let planId) = event {
-                completed = planId
-                break
+        // The first of: the plan's completion, the service ending (an error), or a timeout.
+        // Cancelling the group ends the wait on the event stream too, so a service that never
+        // acts fails the test at the timeout instead of hanging the suite.
+        let completed: String? = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await event in events {
+                    if case .rebalanceCompleted(let planId) = event { return planId }
+                }
+                return nil
             }
+            group.addTask {
+                _ = await service.result
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(60))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            service.cancel()  // the group returns only once its second task has seen the service end
+            group.cancelAll()
+            return first
         }
         service.cancel()
-        timeout.cancel()
         _ = await service.result
         #expect(completed != nil, "the service applied a plan")
         #expect(try store.rebalanceAnalysis().imbalance <= 1.2)

@@ -77,6 +77,8 @@ final class Applier: @unchecked Sendable {
     private var settling = 0
     private var waiters: [(lsn: LSN, continuation: CheckedContinuation<Void, Never>)] = []
     private var failure: ShardLogError?
+    /// The first failure, if any (for tests: that a late batch met a released store).
+    var recordedFailure: ShardLogError? { condition.withLock { failure } }
     private let write: @Sendable ([Unit]) throws -> Finish
     /// ENG-024: how long ready units may wait for more while nobody waits for them.
     private let coalesceWindow: TimeInterval

@@ -601,6 +601,8 @@ public final class ShardStore: @unchecked Sendable {
 
     /// Whether the applier's thread is alive (ENG-004; for tests).
     var applierThreadIsRunning: Bool { applier.threadIsRunning }
+    /// The applier itself, for a test that outlives the store with it.
+    var applierForTesting: Applier { applier }
 
     /// Returns once every write that has returned is applied to the projections, or throws
     /// why they stopped following the log (ENG-005: the writes are in the log, and a reopen
