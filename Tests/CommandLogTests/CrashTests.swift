@@ -18,7 +18,7 @@ func crashChildPayload(task: Int, sequence: Int, index: Int) -> [UInt8] {
         return crashChildPayload(task: numbers[0], sequence: numbers[1], index: numbers[2])
     }
 
-    /// LOG-102 and DESIGN invariant 1: a writer killed with SIGKILL during heavy appending,
+    /// LOG-102 and INV-1: a writer killed with SIGKILL during heavy appending,
     /// round after round on the same log, loses no acknowledged command; the log verifies.
     @Test func sigkillLosesNoAcknowledgedCommand() async throws {
         var dir = TemporaryDirectory()

@@ -6,7 +6,7 @@ import Testing
 
 /// Random command sequences against the engine and the reference model; every read is
 /// compared, and after each sequence every shard is rebuilt from the log and its digest
-/// must equal the live one (DESIGN invariants 2, 5, 6). Reproducible from the seed.
+/// must equal the live one (INV-2, INV-5, INV-6). Reproducible from the seed.
 @Suite struct PropertyTests {
     struct Generator {
         var rng: SeededRandom

@@ -4,7 +4,7 @@ import Testing
 
 @testable import ShardLog
 
-/// DESIGN invariants 1, 5, 6: a process applying commands is killed with SIGKILL at random
+/// INV-1, INV-5, INV-6: a process applying commands is killed with SIGKILL at random
 /// moments; after reopening, every acknowledged write is visible, the projections caught
 /// up (every shard's applied LSN is the log's last), and every digest equals a rebuild.
 @Suite struct StoreCrashTests {

@@ -36,14 +36,14 @@ func expectReadsMatch(_ store: ShardStore, _ model: ReferenceModel, _ note: Stri
     try PropertyTests.compareEverything(store, model, note)
 }
 
-/// Exactly one home, checked in the databases themselves (DESIGN invariant 7).
+/// Exactly one home, checked in the databases themselves (INV-7).
 func expectOneHome(_ store: ShardStore, _ note: String) async throws {
     let validation = try await store.validatePlacement()
     #expect(validation.problem == nil, "\(note): \(validation.problem ?? "")")
 }
 
 /// Rebuilding every shard from the log gives the live digests, and so does an as-of rebuild
-/// of the catalog (DESIGN invariant 6).
+/// of the catalog (INV-6).
 func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ note: String) async throws {
     let live = try store.digests()
     let catalog = try store.catalogDigest()

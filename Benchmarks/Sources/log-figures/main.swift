@@ -11,7 +11,7 @@ import Foundation
 let arguments = CommandLine.arguments
 
 // `log-figures --verify-only DIR`: verify a log and exit, so that the parent can read this
-// process's peak resident memory (bounded-memory check, DESIGN invariant 8).
+// process's peak resident memory (bounded-memory check, INV-8).
 if let index = arguments.firstIndex(of: "--verify-only") {
     let summary = try LogReader(directory: arguments[index + 1]).verify()
     // VmHWM: this process's peak resident set since exec (ru_maxrss would include the

@@ -4,7 +4,7 @@ import ShardLogSys
 import Synchronization
 
 /// Applies durable commands to the projections strictly in LSN order, batching every unit
-/// that is ready (ENG-004, DESIGN invariant 5), on threads of its own: a batch's shards on
+/// that is ready (ENG-004, INV-5), on threads of its own: a batch's shards on
 /// the first, its catalog transaction on the second, one batch behind (ENG-025).
 ///
 /// A unit is handed over by its append ticket the moment it is durable (ENG-003), whether or

@@ -3,7 +3,7 @@ import CommandLog
 /// What one command does to one shard's rows, resolved against the store's state
 /// at the command's LSN. Live writes and rebuilds compute effects with the same
 /// function (`StoreState.apply`), which is what makes a rebuild equal the live
-/// projection (DESIGN invariant 6).
+/// projection (INV-6).
 enum ShardEffect: Hashable, Sendable {
     case insertPersona(Persona)
     case updatePersona(PersonaPatch, at: Timestamp)

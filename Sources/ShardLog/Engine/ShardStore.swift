@@ -5,7 +5,7 @@ import GRDB
 /// A sharded, event-sourced store of personas, memories and conversations.
 ///
 /// Every write is validated, appended to the command log, made durable, then
-/// applied to the SQLite projection of the shard that owns the data (DESIGN:
+/// applied to the SQLite projection of the shard that owns the data (Specs/Architecture.md §2, Specs/Engine.md:
 /// validate → route → append → apply → acknowledge). Reads go to the owning shard.
 ///
 /// ```swift
@@ -231,7 +231,7 @@ public final class ShardStore: @unchecked Sendable {
     /// sure no command is staged meanwhile, and that the live state is at `through`).
     ///
     /// ENG-023: a rebuild replays with a state of its own, which at `through` equals the
-    /// live one (DESIGN invariants 4 and 6). So the live state's memory index — most of a
+    /// live one (INV-4 and INV-6). So the live state's memory index — most of a
     /// large state — is released for the replay and the replayed state takes its place: a
     /// rebuild holds one memory index, not two. Meanwhile the reads that need it look the
     /// memory up in every shard (`memory(id:)`) or wait (`withMemoryIndex`). Should the
@@ -871,7 +871,7 @@ public final class ShardStore: @unchecked Sendable {
         let (shard, released) = lock.withLock { (state.shard(ofMemory: id), memoryIndexReleased) }
         if released {
             // ENG-023: a rebuild holds the memory index; a memory is in exactly one shard's
-            // table (DESIGN invariant 7), so asking each finds it.
+            // table (INV-7), so asking each finds it.
             for shard in shardIDs { if let memory = try projection(forShard: shard)?.memory(id: id) { return memory } }
             return nil
         }

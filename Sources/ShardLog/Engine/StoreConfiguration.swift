@@ -18,7 +18,7 @@ public struct StoreConfiguration: Sendable {
     public var rangeBoundaries: [String]?
     /// Dimension of memory embeddings (default 384, the original app's model).
     public var embeddingDimension = 384
-    /// Copies of each shard. Only 1 is supported; read replicas are a later capability (DESIGN).
+    /// Copies of each shard. Only 1 is supported; read replicas are a later capability.
     public var replicationFactor = 1
     /// The log's durability (LOG-092).
     public var durability: Durability = .always

@@ -1,7 +1,7 @@
 import CommandLog
 
 /// The store's state as validation needs it: which entities exist and where.
-/// A deterministic function of the log (DESIGN invariant 4): `apply` is the one
+/// A deterministic function of the log (INV-4): `apply` is the one
 /// place where a command is checked (Specs/Commands.md) and resolved into effects,
 /// for live writes and for rebuilds alike.
 ///

@@ -4,12 +4,12 @@ import Foundation
 import GRDB
 import ShardLogSys
 
-/// Rebuilds projections from the log into fresh files (DESIGN, "Rebuild"): bulk mode
+/// Rebuilds projections from the log into fresh files (ENG-020): bulk mode
 /// (no journal, no sync, indexes created after the load), then a sync, and the caller
 /// renames the files into place. One pass over the log computes every command's
 /// effects with a fresh `StoreState` — the same function live writes use — and the
 /// shards' SQLite writes run in parallel, a chunk of commands at a time, so memory
-/// stays bounded by the chunk (DESIGN invariant 8).
+/// stays bounded by the chunk (INV-8).
 struct Rebuilder {
     /// Commands whose effects are buffered before each parallel write, at most.
     static let chunkCommandCount = 20_000
@@ -147,7 +147,7 @@ struct Rebuilder {
                         progress?(Progress(lsn: view.lsn, lastLSN: through))
                     }
                 } catch {
-                    // DESIGN invariant 2: a log that opened cleanly replays without error.
+                    // INV-2: a log that opened cleanly replays without error.
                     failure = ShardLogError.incompatible(reason: "LSN \(view.lsn) cannot be replayed: \(error)")
                 }
             }

@@ -303,9 +303,9 @@ extension ShardStore {
         return skipped
     }
 
-    /// Exactly one home (DESIGN invariant 7): every persona row is on the shard its
+    /// Exactly one home (INV-7): every persona row is on the shard its
     /// placement names and on no other; with each shard's records and digest.
-    /// Exactly one home (DESIGN invariant 7), checked in the databases: every placed persona
+    /// Exactly one home (INV-7), checked in the databases: every placed persona
     /// has its row on its shard and nowhere else. The rows are read with writes paused and
     /// every staged write applied, so they are compared with the placements at one LSN.
     func validatePlacement() async throws -> (json: String, problem: String?) {
