@@ -45,9 +45,9 @@ bench-quick: deps
 bench-compare: deps
 	cd Benchmarks && $(SWIFT) run -c release compare --output results/compare.json
 
-# The README's performance section, from the JSON of the last full run.
+# The performance section of Benchmarks/README.md, from the JSON of the last full run.
 bench-readme: deps
-	cd Benchmarks && $(SWIFT) run -c release compare --render results/compare.json --readme ../README.md
+	cd Benchmarks && $(SWIFT) run -c release compare --render results/compare.json --readme README.md
 
 clean:
 	rm -rf .build Benchmarks/.build

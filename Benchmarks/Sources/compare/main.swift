@@ -28,11 +28,11 @@ if let index = arguments.firstIndex(of: "--child"), arguments.count > index + 3 
     exit(0)
 }
 if let index = arguments.firstIndex(of: "--render"), arguments.count > index + 1 {
-    // BENCH-090: charts and the README section from a run's JSON (Render.swift).
+    // BENCH-090: charts and the section of Benchmarks/README.md from a run's JSON (Render.swift).
     let path = arguments[index + 1]
     let report = try Report(contentsOf: path)
     try report.writeCharts(into: (path as NSString).deletingLastPathComponent)
-    let section = report.markdown(jsonPath: "Benchmarks/results/" + (path as NSString).lastPathComponent)
+    let section = report.markdown(jsonPath: "results/" + (path as NSString).lastPathComponent)
     if let readme = arguments.firstIndex(of: "--readme").map({ arguments[$0 + 1] }) {
         try Report.replaceSection(in: readme, with: section)
         print("updated the performance section of \(readme)")

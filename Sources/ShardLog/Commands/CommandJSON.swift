@@ -4,7 +4,7 @@ import Foundation
 /// The JSON form of commands used by `shardlog apply` (input) and `shardlog log`
 /// (output): one object per command, `{"op": "...", ...}`, field names in camelCase
 /// as in the data model, plus the optional envelope fields `actor`, `reason`,
-/// `commandId` and `timestamp` (README, "apply").
+/// `commandId` and `timestamp` (Specs/Commands.md §2a).
 public enum CommandJSON {
     /// Why a JSON command is not acceptable.
     public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
@@ -27,7 +27,7 @@ public enum CommandJSON {
         "rebalanceCompleted", "rebalanceRollbackStarted", "rebalanceRolledBack", "rebalanceStopped",
     ]
 
-    /// The envelope's fields, which every op accepts (README, "apply").
+    /// The envelope's fields, which every op accepts (Specs/Commands.md §2a).
     public static let envelopeFields = ["op", "actor", "reason", "commandId", "timestamp"]
 
     /// The fields each op defines besides the envelope's. A field that is not here is

@@ -1,6 +1,6 @@
 import CommandLog
 
-/// How a store is opened: the original design's `ShardConfig` (Specs/, README).
+/// How a store is opened: the original design's `ShardConfig` (README, "Using the engine from Swift").
 ///
 /// The sharding fields (`shardCount`, `strategy`, `consistentHashing`, `virtualNodes`,
 /// `rangeBoundaries`, `embeddingDimension`) are used once, when a new store is created:

@@ -6,7 +6,7 @@ import CommandLog
 /// for live writes and for rebuilds alike.
 ///
 /// It holds one small entry per live persona, memory and conversation, plus every
-/// command id: memory grows with the data, not with the log's length (README, Limits).
+/// command id: memory grows with the data, not with the log's length (Specs/Architecture.md §4).
 struct StoreState: Sendable {
     struct PersonaEntry: Hashable, Sendable {
         var shard: String
@@ -20,7 +20,7 @@ struct StoreState: Sendable {
         var detached: [String: Int] = [:]
     }
     /// 24 bytes a memory (the id, its key, apart): a memory's home when detached lives in
-    /// `detachedHomes`, since few are (README, Limits: state per memory).
+    /// `detachedHomes`, since few are (Specs/Architecture.md §4).
     struct MemoryEntry: Hashable, Sendable {
         var personaID: String
         var deleted: Bool
@@ -266,7 +266,7 @@ struct StoreState: Sendable {
             // The hottest command of imports and rebuilds: each id is hashed once.
             let owner = personas.index(forKey: m.personaId)
             // The entry keeps the persona table's own copy of the id: a long id (a UUID) is
-            // then stored once, not once per memory (README, Limits: state per memory).
+            // then stored once, not once per memory (Specs/Architecture.md §4).
             let personaID = owner.map { personas.keys[$0] } ?? m.personaId
             // A rejection puts back what it changed.
             if let existing = memories.updateValue(MemoryEntry(personaID: personaID, deleted: false), forKey: m.id) {
