@@ -43,6 +43,19 @@ func loggedSteps(of m: MigrationWorkflow, in store: ShardStore) throws -> [[Stri
 }
 
 /// "1 row", "2 rows".
+/// Prints a migration as `--json` asks: its object, or its line.
+func report(_ m: MigrationWorkflow, json: Bool) {
+    if json { printJSON(migrationObject(m)) } else { print(migrationLine(m)) }
+}
+
+/// A migration command's end: the progress line cleared, the migration reported, and exit 1
+/// unless it reached one of `phases` (completed, unless the command asked to stop earlier).
+func reportEnded(_ m: MigrationWorkflow, json: Bool, reaching phases: Set<MigrationWorkflow.Phase> = [.completed]) throws {
+    TerminalProgress.finish()
+    report(m, json: json)
+    if !phases.contains(m.phase) { throw ExitCode(ExitStatus.failure) }
+}
+
 /// "1 memory", "2 memories": a count and its noun in English.
 func counted(_ n: Int, _ noun: String) -> String {
     guard n != 1 else { return "\(n) \(noun)" }
@@ -198,9 +211,7 @@ struct MigrateCommand: AsyncParsableCommand {
                 } else {
                     migration = try await store.migratePersona(id, to: to, batchSize: batchSize, progress: progress.handler)
                 }
-                TerminalProgress.finish()
-                if self.store.json { printJSON(migrationObject(migration)) } else { print(migrationLine(migration)) }
-                if migration.phase != .completed && migration.phase != stopPhase { throw ExitCode(ExitStatus.failure) }
+                try reportEnded(migration, json: self.store.json, reaching: [.completed, stopPhase ?? .completed])
             }
         }
     }
@@ -216,7 +227,7 @@ struct MigrateCommand: AsyncParsableCommand {
         func run() async throws {
             try await withStore(store) { store in
                 let migration = try await store.migrateMemory(id, to: to)
-                if self.store.json { printJSON(migrationObject(migration)) } else { print(migrationLine(migration)) }
+                report(migration, json: self.store.json)
             }
         }
     }
@@ -247,7 +258,7 @@ struct MigrationCommand: AsyncParsableCommand {
         func run() async throws {
             try await withStore(store, recovery: .leave) { store in
                 for m in store.migrations() {
-                    if self.store.json { printJSON(migrationObject(m)) } else { print(migrationLine(m)) }
+                    report(m, json: self.store.json)
                 }
             }
         }
@@ -289,8 +300,7 @@ struct MigrationCommand: AsyncParsableCommand {
         func run() async throws {
             try await withStore(store, recovery: .leave) { store in
                 try await store.abortMigration(id, reason: "aborted with shardlog migration abort")
-                let m = store.migration(id: id)!
-                if self.store.json { printJSON(migrationObject(m)) } else { print(migrationLine(m)) }
+                report(store.migration(id: id)!, json: self.store.json)
             }
         }
     }
@@ -306,9 +316,7 @@ struct MigrationCommand: AsyncParsableCommand {
             let progress = WorkflowProgressLine()
             try await withStore(store) { store in
                 let m = try await store.reverseMigration(id, progress: progress.handler)
-                TerminalProgress.finish()
-                if self.store.json { printJSON(migrationObject(m)) } else { print(migrationLine(m)) }
-                if m.phase != .completed { throw ExitCode(ExitStatus.failure) }
+                try reportEnded(m, json: self.store.json)
             }
         }
     }
@@ -324,9 +332,7 @@ struct MigrationCommand: AsyncParsableCommand {
             let progress = WorkflowProgressLine()
             try await withStore(store, recovery: .leave) { store in
                 let m = try await store.resumeMigration(id, progress: progress.handler)
-                TerminalProgress.finish()
-                if self.store.json { printJSON(migrationObject(m)) } else { print(migrationLine(m)) }
-                if m.phase != .completed { throw ExitCode(ExitStatus.failure) }
+                try reportEnded(m, json: self.store.json)
             }
         }
     }

@@ -28,15 +28,8 @@ import GRDBSQLite
 import Glibc
 import ShardLog
 
-func writeLine(_ line: String) {
-    let bytes = Array((line + "\n").utf8)
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
-        if n <= 0 { exit(9) }
-        done += n
-    }
-}
+/// Each line reaches the parent before the next step, whenever it kills this process.
+func writeLine(_ line: String) { ChildOutput.line(line) }
 
 @main
 struct StoreCrashChild {
@@ -127,14 +120,31 @@ struct StoreCrashChild {
         let source = store.shardForPersona(persona)!
         let target = store.shards().first { $0.status == .active && $0.id != source }!.id
         writeLine("open \(store.lastLSN)")
+        await whileWriting({ i in
+            let id = "r\(round)-x\(i)"
+            try await store.execute(.addMemory(MemoryCreation(id: id, personaId: persona, name: "during", content: "written during round \(round)")))
+            writeLine("memory \(id) \(persona)")
+            try await store.execute(.updateMemory(MemoryPatch(id: "\(persona)-m\(i % 40)", content: "round \(round) edit \(i)")))
+        }) {
+            var migration = try await store.startMigration(persona, to: target, batchSize: 7)
+            writeLine("step \(migration.phase.rawValue) \(migration.id)")
+            while migration.isUnfinished {
+                if handshake { _ = Swift.readLine() }
+                migration = try await store.stepMigration(migration.id)
+                writeLine("step \(migration.phase.rawValue) \(migration.id)")
+            }
+        }
+    }
+
+    /// Runs `workflow` while a task writes without pause (`write(0)`, `write(1)`, …), then
+    /// prints `done` and exits 0; an error of either is printed and exits 3. The parent
+    /// usually kills the process first.
+    static func whileWriting(_ write: @escaping @Sendable (Int) async throws -> Void, _ workflow: () async throws -> Void) async -> Never {
         let writer = Task {
             var i = 0
             while true {
-                let id = "r\(round)-x\(i)"
                 do {
-                    try await store.execute(.addMemory(MemoryCreation(id: id, personaId: persona, name: "during", content: "written during round \(round)")))
-                    writeLine("memory \(id) \(persona)")
-                    try await store.execute(.updateMemory(MemoryPatch(id: "\(persona)-m\(i % 40)", content: "round \(round) edit \(i)")))
+                    try await write(i)
                 } catch {
                     writeLine("error \(error)")
                     exit(3)
@@ -143,13 +153,7 @@ struct StoreCrashChild {
             }
         }
         do {
-            var migration = try await store.startMigration(persona, to: target, batchSize: 7)
-            writeLine("step \(migration.phase.rawValue) \(migration.id)")
-            while migration.isUnfinished {
-                if handshake { _ = Swift.readLine() }
-                migration = try await store.stepMigration(migration.id)
-                writeLine("step \(migration.phase.rawValue) \(migration.id)")
-            }
+            try await workflow()
             writeLine("done")
         } catch {
             writeLine("error \(error)")
@@ -191,22 +195,12 @@ struct StoreCrashChild {
             }
         }
         writeLine("open \(store.lastLSN)")
-        let writer = Task {
-            var i = 0
-            while true {
-                let persona = "b\(i % 24)"
-                let id = "r\(round)-y\(i)"
-                do {
-                    try await store.execute(.addMemory(MemoryCreation(id: id, personaId: persona, name: "during", content: "round \(round)")))
-                    writeLine("memory \(id) \(persona)")
-                } catch {
-                    writeLine("error \(error)")
-                    exit(3)
-                }
-                i += 1
-            }
-        }
-        do {
+        await whileWriting({ i in
+            let persona = "b\(i % 24)"
+            let id = "r\(round)-y\(i)"
+            try await store.execute(.addMemory(MemoryCreation(id: id, personaId: persona, name: "during", content: "round \(round)")))
+            writeLine("memory \(id) \(persona)")
+        }) {
             if drain {
                 let fullest = store.shards().filter { $0.status == .active }.max { $0.personas < $1.personas }!.id
                 writeLine("drain \(fullest)")
@@ -221,13 +215,7 @@ struct StoreCrashChild {
                 }
                 _ = try await store.applyRebalance(thresholds: RebalanceThresholds(maxImbalance: 1.05), maxMoves: 6)
             }
-            writeLine("done")
-        } catch {
-            writeLine("error \(error)")
-            exit(3)
         }
-        _ = await writer.result
-        exit(0)
     }
 
     /// `DIR interrupted-rebalance`: a store of 40 personas on 4 shards and a fifth shard; a
