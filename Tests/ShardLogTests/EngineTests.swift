@@ -203,3 +203,40 @@ import Testing
         try await reopened.close()
     }
 }
+
+/// The writes by name append exactly the commands `execute` would, with their envelopes.
+@Suite struct ConvenienceWriteTests {
+    @Test func eachNamedWriteLogsItsCommand() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try await ShardStore.open(at: dir.store, configuration: smallConfiguration())
+        let envelope = Envelope(actor: "alice", reason: "why", commandID: "c-1")
+        var lsns: [LSN] = []
+        lsns.append(try await store.createPersona(id: "p", name: "P", isActive: true, envelope: envelope))
+        lsns.append(try await store.createPersona(id: "q", name: "Q", shard: "shard_01"))
+        lsns.append(try await store.addMemory(id: "m", personaId: "p", content: "c", tags: ["t"], importance: 7))
+        lsns.append(try await store.updatePersona(PersonaPatch(id: "p", description: "d")))
+        lsns.append(try await store.updateMemory(MemoryPatch(id: "m", name: "n")))
+        lsns.append(try await store.deleteMemory(id: "m"))
+        lsns.append(try await store.createConversation(id: "c", personaId: "p"))
+        lsns.append(try await store.addMessage(conversationId: "c", role: .assistant, content: "hi"))
+        let expected: [Command] = [
+            .createPersona(PersonaCreation(id: "p", shard: store.shardForPersona("p")!, name: "P", isActive: true)),
+            .createPersona(PersonaCreation(id: "q", shard: "shard_01", name: "Q")),
+            .addMemory(MemoryCreation(id: "m", personaId: "p", content: "c", tags: ["t"], importance: 7)),
+            .updatePersona(PersonaPatch(id: "p", description: "d")),
+            .updateMemory(MemoryPatch(id: "m", name: "n")),
+            .deleteMemory(id: "m"),
+            .createConversation(id: "c", personaId: "p", title: ""),
+            .addMessage(conversationId: "c", role: .assistant, content: "hi"),
+        ]
+        var logged: [(lsn: LSN, command: Command, actor: String, commandID: String?)] = []
+        try store.forEachLoggedCommand(from: LSN(2)) { logged.append(($0.lsn, $0.command, $0.actor, $0.commandID)) }
+        #expect(logged.map(\.command) == expected)
+        #expect(logged.map(\.lsn) == lsns)
+        #expect(logged[0].actor == "alice" && logged[0].commandID == "c-1")
+        #expect(store.shardForPersona("q") == "shard_01", "a named shard is kept")
+        #expect(try store.memory(id: "m")?.name == "n" && store.memory(id: "m")?.deletedAt != nil)
+        try await store.close()
+    }
+}

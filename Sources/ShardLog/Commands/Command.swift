@@ -28,8 +28,9 @@ public struct PersonaCreation: Hashable, Sendable {
     public var privacySettings: PrivacySettings
     public var isActive: Bool
 
+    /// `shard` empty (the default): the store's router chooses when the command is executed.
     public init(
-        id: String, shard: String, name: String, description: String = "", personality: Personality = Personality(),
+        id: String, shard: String = "", name: String, description: String = "", personality: Personality = Personality(),
         memoryConfiguration: MemoryConfiguration = MemoryConfiguration(), privacySettings: PrivacySettings = PrivacySettings(),
         isActive: Bool = false
     ) {
@@ -85,7 +86,7 @@ public struct MemoryCreation: Hashable, Sendable {
     public var embeddingModel: String?
 
     public init(
-        id: String, personaId: String, type: MemoryType = .text, name: String, content: String, summary: String? = nil,
+        id: String, personaId: String, type: MemoryType = .text, name: String = "", content: String, summary: String? = nil,
         tags: [String] = [], importance: Int = 50, tier: MemoryTier = .hot, embedding: [Float]? = nil,
         embeddingModel: String? = nil
     ) {

@@ -4,9 +4,8 @@ let dataDirectory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] :
 var configuration = StoreConfiguration()  // 4 shards, consistent hashing, durability .always
 configuration.embeddingDimension = 3
 let store = try await ShardStore.open(at: dataDirectory, configuration: configuration)
-try await store.execute(.createPersona(PersonaCreation(id: "ada", shard: "", name: "Ada", isActive: true)))
-try await store.execute(.addMemory(MemoryCreation(
-    id: "m1", personaId: "ada", name: "tea", content: "likes green tea", importance: 70, embedding: [0.1, 0.2, 0.3])))
+try await store.createPersona(id: "ada", name: "Ada", isActive: true)
+try await store.addMemory(id: "m1", personaId: "ada", content: "likes green tea", name: "tea", importance: 70, embedding: [0.1, 0.2, 0.3])
 let memories = try store.personaMemories("ada", query: MemoryQuery(tier: .hot, limit: 10))
 let shard = store.shardForPersona("ada")  // "shard_03": Specs/Routing.md
 let moved = try await store.migratePersona("ada", to: "shard_00")  // hot: copy, verify, cut over
