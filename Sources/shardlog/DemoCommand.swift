@@ -179,7 +179,7 @@ struct DemoCommand: AsyncParsableCommand {
         heading(7, "Recovery drill: delete \(shard)'s database file and rebuild it from the log")
         let digestBefore = try store.digests()[shard]!
         try await store.close()
-        let path = directory + "/shards/\(shard).sqlite"
+        let path = StoreLayout(dataDirectory: directory).shardPath(shard)
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         print("   deleted \(path)")
         let reopened = try await costs.measure("rebuild a lost shard (reopen)") { (try await ShardStore.open(at: directory), "replays the whole log") }
@@ -196,7 +196,7 @@ struct DemoCommand: AsyncParsableCommand {
     func verify(_ directory: String, _ costs: StepCosts) async throws {
         heading(8, "Verify the whole log (CRC-32C of every frame, the SHA-256 hash chain, dense LSNs)")
         let summary = try await costs.measure("verify the log") {
-            let s = try LogReader(directory: directory + "/log").verify()
+            let s = try LogReader(directory: StoreLayout(dataDirectory: directory).logDirectory).verify()
             return (s, "\(s.commandCount) commands")
         }
         print("   sound: \(counted(summary.commandCount, "command")), LSN 1…\(summary.lastLSN), \(summary.frameCount) frames in \(counted(summary.segmentCount, "segment"))")

@@ -63,7 +63,7 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// The command log's directory inside the data directory.
-    var logDirectory: String { resolvedDataDirectory + "/log" }
+    var logDirectory: String { StoreLayout(dataDirectory: resolvedDataDirectory).logDirectory }
 
     /// Exit 2 with a clear line unless the data directory holds a store.
     func requireStore() throws {

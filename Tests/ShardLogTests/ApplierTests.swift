@@ -123,7 +123,7 @@ import Testing
         var total = 0
         for shard in Router.defaultShardIDs(count: 4) {
             // Not applied yet may mean no file yet, or no tables in it yet (ENG-003).
-            let path = ShardStore.shardPath(store, shard)
+            let path = StoreLayout(dataDirectory: store).shardPath(shard)
             guard FileManager.default.fileExists(atPath: path) else { continue }
             var configuration = Configuration()
             configuration.readonly = true

@@ -37,8 +37,8 @@ import Testing
         // sent, so each is a transaction of its own in the catalog too, whose log then passes
         // its threshold (256 frames) as well.
         let store = try await filledStore(at: dir.store, units: 50, embedded: 25, applyEach: true)
-        let shard = dir.store + "/shards/shard_00.sqlite"
-        let catalog = dir.store + "/catalog.sqlite"
+        let shard = StoreLayout(dataDirectory: dir.store).shardPath("shard_00")
+        let catalog = StoreLayout(dataDirectory: dir.store).catalogPath
         func size(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
         // The thread ticks every 5 ms; allow a slow machine plenty.
         let deadline = ContinuousClock.now + .seconds(20)

@@ -61,7 +61,7 @@ import Testing
         let shard = try #require(store.shardForPersona("p"))
         try await store.close()
         for (id, digest) in digests {
-            #expect(try Self.specDigest(dir.store + "/shards/\(id).sqlite") == digest, "shard \(id)\(id == shard ? " (with the rows)" : " (empty)")")
+            #expect(try Self.specDigest(StoreLayout(dataDirectory: dir.store).shardPath(id)) == digest, "shard \(id)\(id == shard ? " (with the rows)" : " (empty)")")
         }
     }
 }

@@ -55,7 +55,7 @@ import Testing
         }
         let digests = try store.digests()
         try await store.close()
-        let victim = dir.store + "/shards/shard_01.sqlite"
+        let victim = StoreLayout(dataDirectory: dir.store).shardPath("shard_01")
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: victim + suffix) }
         let reopened = try await ShardStore.open(at: dir.store)
         #expect(try reopened.digests() == digests, "a lost shard is a rebuild")
@@ -158,7 +158,7 @@ import Testing
         try await store.execute(.createPersona(PersonaCreation(id: "p", shard: "", name: "P")))
         let shard = try #require(store.shardForPersona("p"))
         try await store.close()
-        let path = dir.store + "/shards/\(shard).sqlite"
+        let path = StoreLayout(dataDirectory: dir.store).shardPath(shard)
         try FileManager.default.copyItem(atPath: path, toPath: dir.path + "/old.sqlite")
         let again = try await ShardStore.open(at: dir.store)
         for i in 0..<5 { try await again.execute(.addMemory(MemoryCreation(id: "m\(i)", personaId: "p", name: "n", content: "c"))) }

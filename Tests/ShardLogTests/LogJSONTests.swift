@@ -48,7 +48,7 @@ import Testing
         let target = ["shard_00", "shard_01"].first { $0 != source }!
         let copied = try runShardLog(["migrate", "persona", "ada", "--to", target, "--stop-after", "copied", "--data-dir", dir.store])
         #expect(copied.status == 0 && copied.stdout.hasPrefix("mig-1\tcopied\tada"), "\(copied.stdout) \(copied.stderr)")
-        let staged = try DatabaseQueue(path: dir.store + "/shards/\(target).sqlite")
+        let staged = try DatabaseQueue(path: StoreLayout(dataDirectory: dir.store).shardPath(target))
         try staged.write { db in try db.execute(sql: "UPDATE staged_memories SET content = 'damaged' WHERE id = 'm1'") }
         try staged.close()
         let resumed = try runShardLog(["migration", "resume", "mig-1", "--data-dir", dir.store])

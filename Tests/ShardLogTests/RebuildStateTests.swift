@@ -82,7 +82,7 @@ import Testing
         let store = try await filledStore(dir, personas: 6, memories: 40)
         let liveState = store.withState { $0 }
         let digests = try store.digests()
-        let logDirectory = dir.store + "/log"
+        let logDirectory = StoreLayout(dataDirectory: dir.store).logDirectory
         let segment = try FileManager.default.contentsOfDirectory(atPath: logDirectory).filter { $0.hasSuffix(".log") }.sorted().last!
         let handle = try #require(FileHandle(forUpdatingAtPath: logDirectory + "/" + segment))
         // The content's end, not the file's: zeros after the last frame are preallocated
@@ -100,7 +100,7 @@ import Testing
         #expect(store.withState { $0 } == liveState, "the state was loaded from the catalog again")
         #expect(try store.digests() == digests, "nothing was swapped in")
         #expect(try store.memory(id: "m3-7")?.content == "content 3 7")
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.store + "/shards").filter { $0.contains(".rebuild") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: StoreLayout(dataDirectory: dir.store).shardDirectory).filter { $0.contains(".rebuild") }
         #expect(leftovers.isEmpty, "a failed rebuild leaves no half-written file: \(leftovers)")
         try? await store.close()
     }

@@ -223,7 +223,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         try await store.drainShard("shard_01")
         #expect(store.shards().first { $0.id == "shard_01" }?.status == .removed)
         #expect(!store.shardIDs.contains("shard_01"))
-        #expect(!FileManager.default.fileExists(atPath: dir.store + "/shards/shard_01.sqlite"), "a removed shard's database goes")
+        #expect(!FileManager.default.fileExists(atPath: StoreLayout(dataDirectory: dir.store).shardPath("shard_01")), "a removed shard's database goes")
         #expect(store.shards().allSatisfy { $0.status != .active || $0.personas > 0 || $0.id == "shard_04" })
         try expectReadsMatch(store, model, "after the drain")
         try await expectOneHome(store, "after the drain")
@@ -282,7 +282,7 @@ func expectRebuildEqualsLive(_ store: ShardStore, _ dir: TemporaryDirectory, _ n
         migration = try await store.stepMigration(migration.id)
         #expect(migration.phase == .copied)
         // Damage the copy behind the engine's back.
-        let damaged = try DatabaseQueue(path: dir.store + "/shards/\(target).sqlite")
+        let damaged = try DatabaseQueue(path: StoreLayout(dataDirectory: dir.store).shardPath(target))
         try await damaged.write { db in try db.execute(sql: "UPDATE staged_memories SET content = 'damaged' WHERE id = 'p1-m2'") }
         try damaged.close()
         migration = try await store.resumeMigration(migration.id)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ShardLog
 
 /// What a Swift developer would write instead of ShardLog: the same tables and indexes as
 /// a ShardLog shard (Specs/ProjectionSchema.md), in plain SQLite through GRDB. Shared by
@@ -52,7 +53,7 @@ public enum SQLiteBaseline {
     public static func rows(of directory: String, shards: [String]) throws -> [(String, [DatabaseValue])] {
         var all: [(String, [DatabaseValue])] = []
         for shard in shards {
-            let queue = try DatabaseQueue(path: directory + "/shards/\(shard).sqlite")
+            let queue = try DatabaseQueue(path: StoreLayout(dataDirectory: directory).shardPath(shard))
             try queue.read { db in
                 for (table, columns) in tables {
                     for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table)") {

@@ -29,7 +29,7 @@ func unshardedCopy(of directory: String, shards: [String], to path: String) thro
     let queue = try SQLiteBaseline.create(path, synchronous: "OFF")
     for shard in shards {
         try queue.inDatabase { db in
-            try db.execute(sql: "ATTACH DATABASE ? AS shard", arguments: [directory + "/shards/\(shard).sqlite"])
+            try db.execute(sql: "ATTACH DATABASE ? AS shard", arguments: [StoreLayout(dataDirectory: directory).shardPath(shard)])
             try db.inTransaction {
                 for (table, columns) in SQLiteBaseline.tables {
                     try db.execute(sql: "INSERT INTO main.\(table) (\(columns)) SELECT \(columns) FROM shard.\(table)")
@@ -85,7 +85,7 @@ func childMain(_ task: String, directory: String, output: String) async throws {
     var count = 0
     switch task {
     case "verify":
-        count = try LogReader(directory: directory + "/log").verify().commandCount
+        count = try LogReader(directory: StoreLayout(dataDirectory: directory).logDirectory).verify().commandCount
     case "rebuild":
         let store = try await ShardStore.open(at: directory)
         try await store.rebuild()

@@ -46,7 +46,7 @@ extension ShardStore {
 
     /// The audit trail: every command in `from…through`, decoded, in LSN order.
     public func forEachLoggedCommand(from: LSN = LSN(1), through: LSN? = nil, _ body: (LoggedEntry) throws -> Void) throws {
-        try Self.forEachLoggedCommand(logDirectory: Self.logDirectory(dataDirectory), from: from, through: through ?? log.lastLSN, body)
+        try Self.forEachLoggedCommand(logDirectory: layout.logDirectory, from: from, through: through ?? log.lastLSN, body)
     }
 
     /// The same from a log directory, without opening the store (read-only, no lock).

@@ -19,6 +19,8 @@ public final class ShardStore: @unchecked Sendable {
     // `projections` are guarded by `lock`; the log, catalog and applier are Sendable.
 
     public let dataDirectory: String
+    /// Where this store's files are.
+    public var layout: StoreLayout { StoreLayout(dataDirectory: dataDirectory) }
     let log: CommandLog
     let catalog: CatalogProjection
     private let lock = NSLock()
@@ -67,11 +69,6 @@ public final class ShardStore: @unchecked Sendable {
         return CommandDraft.envelopeProblem(actor: envelope.actor, reason: envelope.reason, commandID: envelope.commandID)
     }
 
-    static func logDirectory(_ dataDirectory: String) -> String { dataDirectory + "/log" }
-    static func catalogPath(_ dataDirectory: String) -> String { dataDirectory + "/catalog.sqlite" }
-    static func shardDirectory(_ dataDirectory: String) -> String { dataDirectory + "/shards" }
-    static func shardPath(_ dataDirectory: String, _ shard: String) -> String { shardDirectory(dataDirectory) + "/\(shard).sqlite" }
-
     private init(
         dataDirectory: String, configuration: StoreConfiguration, log: CommandLog, catalog: CatalogProjection, state: StoreState,
         projections: [String: ShardProjection]
@@ -117,6 +114,7 @@ public final class ShardStore: @unchecked Sendable {
     /// Opens the store in `dataDirectory`, creating it when it does not exist (and
     /// `configuration.createIfMissing`), and brings every projection up to the log.
     public static func open(at dataDirectory: String, configuration: StoreConfiguration = StoreConfiguration()) async throws -> ShardStore {
+        let layout = StoreLayout(dataDirectory: dataDirectory)
         guard StoreConfiguration.applyBacklogRange.contains(configuration.applyBacklogMax) else {
             throw ShardLogError.invalidConfiguration(
                 reason: "applyBacklogMax \(configuration.applyBacklogMax) is outside \(StoreConfiguration.applyBacklogRange)")
@@ -127,32 +125,32 @@ public final class ShardStore: @unchecked Sendable {
         if exists && !isDirectory.boolValue { throw ShardLogError.notAStore(path: dataDirectory, reason: "it is a file") }
         if !exists {
             guard configuration.createIfMissing else { throw ShardLogError.notAStore(path: dataDirectory, reason: "it does not exist") }
-        } else if !fileManager.fileExists(atPath: logDirectory(dataDirectory)) {
+        } else if !fileManager.fileExists(atPath: layout.logDirectory) {
             let contents = (try? fileManager.contentsOfDirectory(atPath: dataDirectory)) ?? []
             if !contents.isEmpty {
                 throw ShardLogError.notAStore(path: dataDirectory, reason: "it has files but no log/ directory")
             }
         }
-        if !fileManager.fileExists(atPath: logDirectory(dataDirectory)) {
+        if !fileManager.fileExists(atPath: layout.logDirectory) {
             // A new store: its configuration is checked before anything is created.
             do { try Validation.initialization(configuration.initialization()) } catch {
                 throw ShardLogError.invalidConfiguration(reason: error.reason)
             }
         }
-        try fileManager.createDirectory(atPath: shardDirectory(dataDirectory), withIntermediateDirectories: true)
+        try fileManager.createDirectory(atPath: layout.shardDirectory, withIntermediateDirectories: true)
         var logConfiguration = CommandLog.Configuration(durability: configuration.durability, segmentSizeMax: configuration.logSegmentSizeMax)
         logConfiguration.createIfMissing = true
         let log: CommandLog
-        do { log = try CommandLog.open(directory: logDirectory(dataDirectory), configuration: logConfiguration) } catch let error as CommandLogError {
+        do { log = try CommandLog.open(directory: layout.logDirectory, configuration: logConfiguration) } catch let error as CommandLogError {
             throw ShardLogError.log(error)
         }
         do {
-            var catalog = try CatalogProjection(path: catalogPath(dataDirectory))
+            var catalog = try CatalogProjection(path: layout.catalogPath)
             if try catalog.schemaVersion() != CatalogProjection.schemaVersion {
                 // A catalog of another version is a projection like any other: rebuilt from the log.
                 try catalog.close()
-                Rebuilder.removeDatabaseFiles([catalogPath(dataDirectory)])
-                catalog = try CatalogProjection(path: catalogPath(dataDirectory))
+                Rebuilder.removeDatabaseFiles([layout.catalogPath])
+                catalog = try CatalogProjection(path: layout.catalogPath)
             }
             let catalogLSN = try catalog.appliedLSN()
             if catalogLSN > log.lastLSN {
@@ -160,7 +158,7 @@ public final class ShardStore: @unchecked Sendable {
             }
             let state = try catalog.loadState()
             var projections: [String: ShardProjection] = [:]
-            for shard in state.shards { projections[shard] = try ShardProjection(id: shard, path: shardPath(dataDirectory, shard)) }
+            for shard in state.shards { projections[shard] = try ShardProjection(id: shard, path: layout.shardPath(shard)) }
             let store = ShardStore(
                 dataDirectory: dataDirectory, configuration: configuration, log: log, catalog: catalog, state: state, projections: projections)
             do {
@@ -239,7 +237,7 @@ public final class ShardStore: @unchecked Sendable {
     /// catalog again, as on open.
     private func rebuildInPlace(shards: [String], through: LSN, progress: RebuildProgress? = nil) throws {
         var targets: [String: String] = [:]
-        for shard in shards { targets[shard] = Self.shardPath(dataDirectory, shard) + ".rebuild" }
+        for shard in shards { targets[shard] = layout.shardPath(shard) + ".rebuild" }
         let capacity = lock.withLock {
             let capacity = state.capacity
             state.releaseMemoryIndex()
@@ -270,7 +268,7 @@ public final class ShardStore: @unchecked Sendable {
         var retired: [FileHandle] = []
         defer { Self.release(retired) }
         for shard in shards {
-            let path = Self.shardPath(dataDirectory, shard)
+            let path = layout.shardPath(shard)
             // Reads of this shard wait for the swap rather than find no projection (ENG-020).
             swaps.withLock { _ = swapping.insert(shard) }
             defer {
@@ -286,7 +284,7 @@ public final class ShardStore: @unchecked Sendable {
             guard rename(path + ".rebuild", path) == 0 else {
                 throw ShardLogError.database("cannot rename the rebuilt \(shard) into place: \(String(cString: strerror(errno)))")
             }
-            try Rebuilder.syncDirectory(Self.shardDirectory(dataDirectory))
+            try Rebuilder.syncDirectory(layout.shardDirectory)
             let projection = try ShardProjection(id: shard, path: path)
             lock.withLock { projections[shard] = projection }
         }
@@ -356,13 +354,14 @@ public final class ShardStore: @unchecked Sendable {
     /// The live store is not touched. Returns each shard's digest at that LSN.
     public func rebuild(asOf lsn: LSN, into directory: String, progress: RebuildProgress? = nil) throws -> [String: String] {
         let through = min(lsn, log.lastLSN)
-        try FileManager.default.createDirectory(atPath: Self.shardDirectory(directory), withIntermediateDirectories: true)
+        let into = StoreLayout(dataDirectory: directory)
+        try FileManager.default.createDirectory(atPath: into.shardDirectory, withIntermediateDirectories: true)
         // The shards that existed at `through` are only known after the replay: rebuild into
         // every shard id the store has now (version 1 never removes a shard).
         var targets: [String: String] = [:]
-        for shard in shardIDs { targets[shard] = Self.shardPath(directory, shard) }
+        for shard in shardIDs { targets[shard] = into.shardPath(shard) }
         _ = try Rebuilder(reader: log.reader).rebuild(
-            targets: targets, catalogPath: Self.catalogPath(directory), through: through, capacityHint: withState { $0.capacity }
+            targets: targets, catalogPath: into.catalogPath, through: through, capacityHint: withState { $0.capacity }
         ) {
             progress?($0.lsn, $0.lastLSN)
         }
@@ -724,7 +723,7 @@ public final class ShardStore: @unchecked Sendable {
                     default: continue
                     }
                     for shard in created where projection(forShard: shard) == nil {
-                        let projection = try ShardProjection(id: shard, path: Self.shardPath(dataDirectory, shard))
+                        let projection = try ShardProjection(id: shard, path: layout.shardPath(shard))
                         // A database that survived its catalog (catch-up after the catalog was lost)
                         // already holds what it applied: catch-up must skip those commands.
                         if let applied { applied.byShard[shard] = try projection.appliedLSN() }
@@ -946,13 +945,14 @@ public final class ShardStore: @unchecked Sendable {
     /// and the catalog's under the key `catalog` (PROJ-011).
     public static func digests(ofRebuiltDirectory directory: String) throws -> [String: String] {
         var result: [String: String] = [:]
-        let shardFiles = try FileManager.default.contentsOfDirectory(atPath: shardDirectory(directory)).filter { $0.hasSuffix(".sqlite") }
+        let layout = StoreLayout(dataDirectory: directory)
+        let shardFiles = try FileManager.default.contentsOfDirectory(atPath: layout.shardDirectory).filter { $0.hasSuffix(".sqlite") }
         for file in shardFiles {
-            let queue = try DatabaseQueue(path: shardDirectory(directory) + "/" + file)
+            let queue = try DatabaseQueue(path: layout.shardDirectory + "/" + file)
             result[String(file.dropLast(".sqlite".count))] = try queue.read { try ShardProjection.digest($0) }
             try queue.close()
         }
-        let catalog = try DatabaseQueue(path: catalogPath(directory))
+        let catalog = try DatabaseQueue(path: layout.catalogPath)
         result["catalog"] = try catalog.read { try ShardProjection.digest($0, tables: CatalogProjection.digestTables) }
         try catalog.close()
         return result
