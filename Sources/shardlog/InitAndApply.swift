@@ -14,7 +14,7 @@ struct InitCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
-    @Option(help: "Number of shards (1…256).") var shards = 4
+    @Option(help: "Number of shards (\(EngineLimits.shardCountRange.lowerBound)…\(EngineLimits.shardCountRange.upperBound)).") var shards = 4
     @Option(help: "Placement of new personas: hash (consistent hashing), modulo, range or directory.")
     var strategy = "hash"
     @Option(name: .customLong("virtual-nodes"), help: "Virtual nodes per shard on the hash ring.") var virtualNodes = 150

@@ -188,7 +188,7 @@ struct MigrateCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument(help: "The persona's id.") var id: String
         @Option(help: "The target shard.") var to: String
-        @Option(name: .customLong("batch-size"), help: "Rows per copy batch (1…100000; default 1000).") var batchSize: Int?
+        @Option(name: .customLong("batch-size"), help: "Rows per copy batch (\(EngineLimits.migrationBatchSizeRange.lowerBound)…\(EngineLimits.migrationBatchSizeRange.upperBound); default \(StoreConfiguration().migrationBatchSize)).") var batchSize: Int?
         @Option(name: .customLong("stop-after"),
                 help: "Leave the migration at this phase: copied or verified (an addition, for recovery drills: inspect the copy, then `migration resume` or `abort`).")
         var stopAfter: String?

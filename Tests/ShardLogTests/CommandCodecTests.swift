@@ -198,3 +198,44 @@ func randomCommand(_ rng: inout SeededRandom) -> Command {
         for good in ["A", " x", "\u{3000}y", "Zoë"] { #expect(throws: Never.self) { try Validation.name(good) } }
     }
 }
+
+/// The engine's bounds against each other and against the log's (INV-8).
+@Suite struct EngineLimitsTests {
+    /// The largest `addMemory` the rules allow — every field at its limit, the largest
+    /// embedding — is a valid command whose payload fits the log's limit, so no valid
+    /// command can be refused by the log.
+    @Test func theLargestValidCommandFitsTheLog() throws {
+        let longest = { (bytes: Int) in String(repeating: "x", count: bytes) }
+        let memory = MemoryCreation(
+            id: longest(EngineLimits.idSizeMax), personaId: longest(EngineLimits.idSizeMax), type: .text,
+            name: longest(EngineLimits.nameSizeMax), content: longest(EngineLimits.contentSizeMax),
+            summary: longest(EngineLimits.shortTextMax),
+            tags: (0..<EngineLimits.tagCountMax).map { "\($0)" + longest(EngineLimits.tagSizeMax - String($0).count) },
+            importance: 100, tier: .cold,
+            embedding: [Float](repeating: 0.5, count: EngineLimits.embeddingDimensionRange.upperBound),
+            embeddingModel: longest(EngineLimits.modelNameSizeMax))
+        let command = Command.addMemory(memory)
+        #expect(throws: Never.self) { try Validation.content(of: command, embeddingDimension: EngineLimits.embeddingDimensionRange.upperBound) }
+        let payload = command.encodedPayload()
+        #expect(payload.count <= Limits.commandPayloadSizeMax, "\(payload.count) bytes")
+        // A persona at its limits too.
+        let traits = (0..<EngineLimits.tagCountMax).map { "\($0)" + longest(EngineLimits.tagSizeMax - String($0).count) }
+        let persona = Command.createPersona(PersonaCreation(
+            id: longest(EngineLimits.idSizeMax), shard: longest(64), name: longest(EngineLimits.nameSizeMax),
+            description: longest(EngineLimits.shortTextMax),
+            personality: Personality(traits: traits, temperament: longest(EngineLimits.tagSizeMax), communicationStyle: longest(EngineLimits.tagSizeMax)),
+            memoryConfiguration: MemoryConfiguration(memoryCategories: traits)))
+        #expect(throws: Never.self) { try Validation.content(of: persona, embeddingDimension: 4) }
+        #expect(persona.encodedPayload().count <= Limits.commandPayloadSizeMax)
+    }
+
+    @Test func rangesAreSound() {
+        #expect(EngineLimits.shardCountRange.lowerBound == 1 && EngineLimits.shardCountRange.upperBound <= Int(UInt16.max))
+        #expect(EngineLimits.virtualNodesRange.upperBound <= Int(UInt16.max), "virtualNodes is a u16 in initializeStore")
+        #expect(EngineLimits.applyBacklogRange.upperBound <= Limits.pendingCommandCountMax)
+        #expect(StoreConfiguration().applyBacklogMax >= EngineLimits.applyBacklogRange.lowerBound
+                && EngineLimits.applyBacklogRange.contains(StoreConfiguration().applyBacklogMax))
+        #expect(EngineLimits.migrationBatchSizeRange.contains(StoreConfiguration().migrationBatchSize))
+        #expect(EngineLimits.migrationBatchSizeRange.text == "1…100,000" && (-1234567).grouped == "-1,234,567")
+    }
+}

@@ -1,17 +1,10 @@
 /// The field rules of Specs/Commands.md §2 (CMD-010 … CMD-013).
 enum Validation {
-    static let idSizeMax = 128
-    static let nameSizeMax = 256
-    static let shortTextMax = 4 * 1024
-    static let contentMax = 256 * 1024
-    static let tagSizeMax = 64
-    static let tagCountMax = 64
-    static let modelNameSizeMax = 128
 
     /// CMD-010.
     static func id(_ id: String, _ what: String) throws(CommandRejection) {
         if id.isEmpty { throw CommandRejection("\(what) is empty") }
-        if id.utf8.count > idSizeMax { throw CommandRejection("\(what) is \(id.utf8.count) bytes, limit \(idSizeMax)") }
+        if id.utf8.count > EngineLimits.idSizeMax { throw CommandRejection("\(what) is \(id.utf8.count) bytes, limit \(EngineLimits.idSizeMax)") }
         // Control characters (Unicode category Cc) are U+0000–U+001F and U+007F–U+009F:
         // in UTF-8 the bytes 00–1F and 7F, and C2 followed by 80–9F.
         var previous: UInt8 = 0
@@ -29,20 +22,20 @@ enum Validation {
         let first = name.utf8.first ?? 0
         let startsPrintable = first > 0x20 && first < 0x7F
         if !startsPrintable && name.allSatisfy(\.isWhitespace) { throw CommandRejection("name is empty") }
-        if name.utf8.count > nameSizeMax { throw CommandRejection("name is \(name.utf8.count) bytes, limit \(nameSizeMax)") }
+        if name.utf8.count > EngineLimits.nameSizeMax { throw CommandRejection("name is \(name.utf8.count) bytes, limit \(EngineLimits.nameSizeMax)") }
     }
 
     /// CMD-011: a memory's name is 0…256 bytes (the original model's `TEXT DEFAULT ''`).
-    static func memoryName(_ name: String) throws(CommandRejection) { try text(name, "name", max: nameSizeMax) }
+    static func memoryName(_ name: String) throws(CommandRejection) { try text(name, "name", max: EngineLimits.nameSizeMax) }
 
     static func text(_ text: String, _ what: String, max: Int) throws(CommandRejection) {
         if text.utf8.count > max { throw CommandRejection("\(what) is \(text.utf8.count) bytes, limit \(max)") }
     }
 
     static func strings(_ values: [String], _ what: String) throws(CommandRejection) {
-        if values.count > tagCountMax { throw CommandRejection("\(values.count) \(what)s, limit \(tagCountMax)") }
-        for value in values where value.isEmpty || value.utf8.count > tagSizeMax {
-            throw CommandRejection("a \(what) must be 1…\(tagSizeMax) bytes")
+        if values.count > EngineLimits.tagCountMax { throw CommandRejection("\(values.count) \(what)s, limit \(EngineLimits.tagCountMax)") }
+        for value in values where value.isEmpty || value.utf8.count > EngineLimits.tagSizeMax {
+            throw CommandRejection("a \(what) must be 1…\(EngineLimits.tagSizeMax) bytes")
         }
     }
 
@@ -62,15 +55,15 @@ enum Validation {
     }
 
     static func modelName(_ name: String) throws(CommandRejection) {
-        if name.isEmpty || name.utf8.count > modelNameSizeMax {
-            throw CommandRejection("embedding model name must be 1…\(modelNameSizeMax) bytes")
+        if name.isEmpty || name.utf8.count > EngineLimits.modelNameSizeMax {
+            throw CommandRejection("embedding model name must be 1…\(EngineLimits.modelNameSizeMax) bytes")
         }
     }
 
     static func personality(_ p: Personality) throws(CommandRejection) {
         try strings(p.traits, "trait")
-        try text(p.temperament, "temperament", max: tagSizeMax)
-        try text(p.communicationStyle, "communicationStyle", max: tagSizeMax)
+        try text(p.temperament, "temperament", max: EngineLimits.tagSizeMax)
+        try text(p.communicationStyle, "communicationStyle", max: EngineLimits.tagSizeMax)
     }
 
     static func memoryConfiguration(_ c: MemoryConfiguration) throws(CommandRejection) {
@@ -84,13 +77,15 @@ enum Validation {
 
     /// CMD-100.
     static func initialization(_ s: StoreInitialization) throws(CommandRejection) {
-        if !(1...256).contains(s.shards.count) { throw CommandRejection("a store has 1…256 shards, not \(s.shards.count)") }
+        if !EngineLimits.shardCountRange.contains(s.shards.count) { throw CommandRejection("a store has \(EngineLimits.shardCountRange.text) shards, not \(s.shards.count)") }
         if Set(s.shards).count != s.shards.count { throw CommandRejection("shard ids must be distinct") }
         for shard in s.shards where !Router.isValidShardID(shard) {
             throw CommandRejection("shard id \(shard) is not 1…64 characters of A-Z a-z 0-9 _ . -")
         }
-        if !(1...1000).contains(s.virtualNodes) { throw CommandRejection("virtual nodes must be 1…1000") }
-        if !(1...4096).contains(s.embeddingDimension) { throw CommandRejection("embedding dimension must be 1…4096") }
+        if !EngineLimits.virtualNodesRange.contains(s.virtualNodes) { throw CommandRejection("virtual nodes must be \(EngineLimits.virtualNodesRange.text)") }
+        if !EngineLimits.embeddingDimensionRange.contains(s.embeddingDimension) {
+            throw CommandRejection("embedding dimension must be \(EngineLimits.embeddingDimensionRange.text)")
+        }
         if s.strategy == .range {
             if s.rangeBoundaries.count != s.shards.count - 1 {
                 throw CommandRejection("range strategy needs \(s.shards.count - 1) boundaries, got \(s.rangeBoundaries.count)")
@@ -117,13 +112,13 @@ enum Validation {
         case .createPersona(let p):
             try id(p.id, "persona id")
             try name(p.name)
-            try text(p.description, "description", max: shortTextMax)
+            try text(p.description, "description", max: EngineLimits.shortTextMax)
             try personality(p.personality)
             try memoryConfiguration(p.memoryConfiguration)
         case .updatePersona(let patch):
             if patch.isEmpty { throw CommandRejection("updatePersona needs at least one field to change") }
             if let value = patch.name { try name(value) }
-            if let value = patch.description { try text(value, "description", max: shortTextMax) }
+            if let value = patch.description { try text(value, "description", max: EngineLimits.shortTextMax) }
             if let value = patch.personality { try personality(value) }
             if let value = patch.memoryConfiguration { try memoryConfiguration(value) }
         case .deletePersona, .activatePersona, .deactivatePersona, .setMemoryTier, .markMemoryAccessed, .deleteMemory,
@@ -132,8 +127,8 @@ enum Validation {
         case .addMemory(let m):
             try id(m.id, "memory id")
             try memoryName(m.name)
-            try text(m.content, "content", max: contentMax)
-            if let summary = m.summary { try text(summary, "summary", max: shortTextMax) }
+            try text(m.content, "content", max: EngineLimits.contentSizeMax)
+            if let summary = m.summary { try text(summary, "summary", max: EngineLimits.shortTextMax) }
             try tags(m.tags)
             try importance(m.importance)
             if let vector = m.embedding { try embedding(vector) }
@@ -141,8 +136,8 @@ enum Validation {
         case .updateMemory(let patch):
             if patch.isEmpty { throw CommandRejection("updateMemory needs at least one field to change") }
             if let value = patch.name { try memoryName(value) }
-            if let value = patch.content { try text(value, "content", max: contentMax) }
-            if let value = patch.summary { try text(value, "summary", max: shortTextMax) }
+            if let value = patch.content { try text(value, "content", max: EngineLimits.contentSizeMax) }
+            if let value = patch.summary { try text(value, "summary", max: EngineLimits.shortTextMax) }
             if let value = patch.tags { try tags(value) }
             if let value = patch.importance { try importance(value) }
         case .updateMemoryEmbedding(_, let vector, let model):
@@ -152,9 +147,9 @@ enum Validation {
             if accessCount < 0 || accessCount > Int(UInt32.max) { throw CommandRejection("accessCount \(accessCount) is out of range") }
         case .createConversation(let conversationID, _, let title):
             try id(conversationID, "conversation id")
-            try text(title, "title", max: shortTextMax)
+            try text(title, "title", max: EngineLimits.shortTextMax)
         case .addMessage(_, _, let content):
-            try text(content, "message content", max: contentMax)
+            try text(content, "message content", max: EngineLimits.contentSizeMax)
         case .workflow:
             break  // appended by the engine's drivers; checked against the workflow's state (WF-003)
         }

@@ -49,7 +49,7 @@ public struct StoreConfiguration: Sendable {
     /// `applyBacklogMax`'s default: 8,192 commands.
     public static let defaultApplyBacklogMax = 8_192
     /// The values `applyBacklogMax` may take (at most the log's own queue bound, 131,072 commands, LOG-094).
-    static let applyBacklogRange = 1...131_072
+    static let applyBacklogRange = EngineLimits.applyBacklogRange
 
     public init() {}
 

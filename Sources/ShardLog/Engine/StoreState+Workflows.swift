@@ -4,7 +4,7 @@ import CommandLog
 /// before the first change, so a rejected step leaves the state as it was.
 extension StoreState {
     /// WF-020: batch sizes a migration accepts.
-    static let batchSizeRange = 1...100_000
+    static let batchSizeRange = EngineLimits.migrationBatchSizeRange
 
     /// WF-004: the id the next migration (persona or memory) and the next plan get.
     var nextMigrationID: String { "mig-\(migrationCount + 1)" }
@@ -18,7 +18,9 @@ extension StoreState {
             if let status = shardStatus[id] {
                 throw CommandRejection(status == .removed ? "shard \(id) was removed; shard ids are not reused" : "shard \(id) exists")
             }
-            if shardStatus.count >= 256 { throw CommandRejection("a store has at most 256 shards") }
+            if shardStatus.count >= EngineLimits.shardCountRange.upperBound {
+                throw CommandRejection("a store has at most \(EngineLimits.shardCountRange.upperBound) shards")
+            }
             shardStatus[id] = .active
             effects.catalog.append(.addShard(id: id))
 
@@ -45,7 +47,7 @@ extension StoreState {
             guard entry.shard == source else { throw CommandRejection("persona \(personaID) is on \(entry.shard), not \(source)") }
             guard shardStatus[target] == .active else { throw CommandRejection("shard \(target) is not an active shard") }
             guard target != source else { throw CommandRejection("persona \(personaID) is already on \(target)") }
-            guard Self.batchSizeRange.contains(batchSize) else { throw CommandRejection("batch size \(batchSize) is outside 1…100,000") }
+            guard Self.batchSizeRange.contains(batchSize) else { throw CommandRejection("batch size \(batchSize) is outside \(Self.batchSizeRange.text)") }
             if let reverseOf {
                 guard let original = migrations[reverseOf], original.kind == .persona, original.phase == .completed,
                     original.personaId == personaID, original.source == target, original.target == source

@@ -208,7 +208,7 @@ public enum LegacyImporter {
             switch legacy {
             case nil: problem = "NULL"
             case let id? where id.isEmpty: problem = "empty"
-            case let id? where id.utf8.count > Validation.idSizeMax: problem = "over \(Validation.idSizeMax) bytes"
+            case let id? where id.utf8.count > EngineLimits.idSizeMax: problem = "over \(EngineLimits.idSizeMax) bytes"
             case let id? where (try? Validation.id(id, "id")) == nil: problem = "a control character"
             case let id? where used[kind, default: []].contains(id): problem = "a duplicate"
             default: break
@@ -239,24 +239,24 @@ public enum LegacyImporter {
         let created = try row.time("created_at", &n) ?? importTime
         let updated = try row.time("updated_at", &n) ?? created
         // CMD-011: a persona's name is required; an empty one (the schema's NOT NULL allows '') becomes its id.
-        var name = try row.text("name", limit: Validation.nameSizeMax, &n) ?? ""
+        var name = try row.text("name", limit: EngineLimits.nameSizeMax, &n) ?? ""
         if name.allSatisfy(\.isWhitespace) {
             n.note("personas", "name", name.isEmpty ? "NULL or empty → the persona's id" : "white space only → the persona's id")
-            name = LegacyRow.truncated(id, toBytes: Validation.nameSizeMax)
+            name = LegacyRow.truncated(id, toBytes: EngineLimits.nameSizeMax)
         }
         let u32 = Int64(0)...Int64(UInt32.max)
         let persona = Persona(
-            id: id, name: name, description: try row.text("description", limit: Validation.shortTextMax, &n) ?? "",
+            id: id, name: name, description: try row.text("description", limit: EngineLimits.shortTextMax, &n) ?? "",
             personality: Personality(
-                traits: try row.strings("personality_traits", elementLimit: Validation.tagSizeMax, countLimit: Validation.tagCountMax, &n) ?? dp.traits,
-                temperament: try row.text("personality_temperament", limit: Validation.tagSizeMax, &n) ?? dp.temperament,
-                communicationStyle: try row.text("personality_communication_style", limit: Validation.tagSizeMax, &n) ?? dp.communicationStyle),
+                traits: try row.strings("personality_traits", elementLimit: EngineLimits.tagSizeMax, countLimit: EngineLimits.tagCountMax, &n) ?? dp.traits,
+                temperament: try row.text("personality_temperament", limit: EngineLimits.tagSizeMax, &n) ?? dp.temperament,
+                communicationStyle: try row.text("personality_communication_style", limit: EngineLimits.tagSizeMax, &n) ?? dp.communicationStyle),
             memoryConfiguration: MemoryConfiguration(
                 maxMemories: try row.integer("memory_max_memories", in: u32, &n) ?? dc.maxMemories,
                 memoryImportanceThreshold: try row.integer("memory_importance_threshold", in: 0...100, &n) ?? dc.memoryImportanceThreshold,
                 autoOptimize: try row.bool("memory_auto_optimize", &n) ?? dc.autoOptimize,
                 retentionPeriod: try row.integer("memory_retention_period", in: u32, &n) ?? dc.retentionPeriod,
-                memoryCategories: try row.strings("memory_categories", elementLimit: Validation.tagSizeMax, countLimit: Validation.tagCountMax, &n)
+                memoryCategories: try row.strings("memory_categories", elementLimit: EngineLimits.tagSizeMax, countLimit: EngineLimits.tagCountMax, &n)
                     ?? dc.memoryCategories,
                 compressionEnabled: try row.bool("memory_compression_enabled", &n) ?? dc.compressionEnabled),
             privacySettings: PrivacySettings(
@@ -292,7 +292,7 @@ public enum LegacyImporter {
                 n.note("memory_entities", "embedding", list == nil ? "not a JSON array → dropped" : "not \(dimension) finite numbers → dropped")
             }
         }
-        var model = try row.text("embedding_model", limit: Validation.modelNameSizeMax, &n)
+        var model = try row.text("embedding_model", limit: EngineLimits.modelNameSizeMax, &n)
         if embedding == nil {
             model = nil
         } else if model == "" {
@@ -305,10 +305,10 @@ public enum LegacyImporter {
         if !row.value("deleted_at").isNull { deleted = try row.time("deleted_at", &n) ?? importTime }
         let memory = MemoryEntity(
             id: id, personaId: personaID, type: type,
-            name: try row.text("name", limit: Validation.nameSizeMax, &n) ?? "",  // a memory's name may be empty (CMD-011)
-            content: try row.text("content", limit: Validation.contentMax, &n) ?? "",
-            summary: try row.text("summary", limit: Validation.shortTextMax, &n),
-            tags: try row.strings("tags", elementLimit: Validation.tagSizeMax, countLimit: Validation.tagCountMax, &n) ?? [],
+            name: try row.text("name", limit: EngineLimits.nameSizeMax, &n) ?? "",  // a memory's name may be empty (CMD-011)
+            content: try row.text("content", limit: EngineLimits.contentSizeMax, &n) ?? "",
+            summary: try row.text("summary", limit: EngineLimits.shortTextMax, &n),
+            tags: try row.strings("tags", elementLimit: EngineLimits.tagSizeMax, countLimit: EngineLimits.tagCountMax, &n) ?? [],
             importance: try row.integer("importance", in: 0...100, &n) ?? 50,
             tier: LegacySchema.tier(try row.text("memory_tier")), embedding: embedding, embeddingModel: model,
             accessCount: try row.integer("access_count", in: 0...Int64(UInt32.max), &n) ?? 0,
@@ -343,7 +343,7 @@ public enum LegacyImporter {
                     }
                     var content = ""
                     if let text = m["content"] as? String {
-                        content = LegacyRow.fitted(text, limit: Validation.contentMax, "conversations", "messages.content", &n)
+                        content = LegacyRow.fitted(text, limit: EngineLimits.contentSizeMax, "conversations", "messages.content", &n)
                     } else {
                         n.note("conversations", "messages", "a content that is not a string → empty")
                     }
@@ -366,7 +366,7 @@ public enum LegacyImporter {
             }
         }
         return Conversation(
-            id: id, personaId: personaID, title: try row.text("title", limit: Validation.shortTextMax, &n) ?? "",
+            id: id, personaId: personaID, title: try row.text("title", limit: EngineLimits.shortTextMax, &n) ?? "",
             messageCount: messages.count, createdAt: created, updatedAt: messages.last?.createdAt ?? created, messages: messages)
     }
 }
