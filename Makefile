@@ -4,7 +4,7 @@ SWIFT ?= swift
 # tool) is used by a test and by the benchmarks to check that payloads are standard LZ4.
 DEB_PACKAGES := liblz4-dev libsqlite3-dev lz4
 
-.PHONY: deps build demo test test-long bench bench-quick bench-compare bench-readme clean
+.PHONY: deps build demo test test-long docs bench bench-quick bench-compare bench-readme clean
 
 deps:
 	@missing=""; \
@@ -33,6 +33,10 @@ demo: deps
 # More seeds and crash rounds than CI runs; use before resolving an issue.
 test-long: deps
 	SHARDLOG_SEEDS=200 SHARDLOG_CRASH_ROUNDS=100 SHARDLOG_LEGACY_PERSONAS=1000 SHARDLOG_LEGACY_MEMORIES_PER_PERSONA=100 $(SWIFT) test
+
+# The API documentation (Sources/ShardLog/ShardLog.docc and the doc comments); a warning fails it.
+docs: deps
+	$(SWIFT) package --disable-sandbox generate-documentation --target ShardLog --warnings-as-errors
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release log-figures --output results/log-figures.json && $(SWIFT) run -c release engine-figures --output results/engine-figures.json && $(SWIFT) run -c release workflow-figures --output results/workflow-figures.json

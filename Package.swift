@@ -2,8 +2,8 @@
 // ShardLog: an embedded, event-sourced storage engine. See README.md and Specs/.
 import PackageDescription
 
-/// Our own targets treat every warning as an error (HOUSE-STYLE: "warnings treated as
-/// errors"); SwiftPM applies this to this package only, never to dependencies.
+/// Our own targets treat every warning as an error (CI builds with it); SwiftPM applies
+/// this to this package only, never to dependencies.
 let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // `swift package generate-documentation --target ShardLog` (the DocC catalog in
+        // Sources/ShardLog/ShardLog.docc); a plugin only: nothing of it links into ShardLog.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // LZ4 from the system (Debian: liblz4-dev). Project-prefixed so it cannot
