@@ -3,6 +3,7 @@ import CommandLog
 import Foundation
 import ShardLog
 
+/// `shardlog generate`: a seeded workload as the JSON lines `apply` reads.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",

@@ -3,6 +3,8 @@ import CommandLog
 import Foundation
 import ShardLog
 
+/// `shardlog import` and `export`: the original app's single database in and out
+/// (Specs/LegacyImport.md).
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Import the original app's single SQLite database into a new store.",

@@ -3,6 +3,7 @@ import CommandLog
 import Foundation
 import ShardLog
 
+/// `shardlog init` and `apply`: creating a store and writing commands from JSON lines.
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",

@@ -3,6 +3,8 @@ import CommandLog
 import Foundation
 import ShardLog
 
+/// The CLI's reads: `persona`, `memories`, `conversation`, `dump`, `log`, `shards`,
+/// `digest`, and `rebuild`.
 struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona", abstract: "Read personas.",

@@ -3,6 +3,8 @@ import CommandLog
 import Foundation
 import ShardLog
 
+/// The `shardlog` command: its subcommands, the options every one takes, the exit codes,
+/// and how errors become one line on standard error.
 @main
 struct ShardLogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import CommandLog
 import Foundation
 import ShardLog
 
+/// `shardlog verify`: the whole log checked as a reader reads it (LOG-110), exit 3 when unsound.
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",

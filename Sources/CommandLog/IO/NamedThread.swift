@@ -1,5 +1,6 @@
 import Foundation
 
+/// Named threads: how every thread ShardLog starts gets a name that `top -H` and `perf` show.
 extension Thread {
     /// Starts a thread that runs `body` under `name` (ENG-029), the name set from inside the
     /// thread: Foundation on Linux does not apply a `name` given before `start`, and Linux

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 
+/// The text of an `errno` value, for the messages of I/O errors.
 enum SystemError {
     static func message(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "unknown error" }

@@ -1,6 +1,8 @@
 import CommandLog
 import Foundation
 
+/// The JSON forms ShardLog prints: commands as `shardlog log` shows them (Specs/Commands.md
+/// §5) and entities as `dump` and the reads show them.
 extension CommandJSON {
     /// The command's fields as `shardlog log` prints them (the same names `apply` reads).
     public static func fields(_ command: Command) -> [String: Any] {
