@@ -330,28 +330,43 @@ final class SegmentScanner {
         var position = offset
         var lsn = expectedLSN
         while true {
-            if let reason = try intactFrameProblem(at: position) { return .broken(offset: position, lsn: lsn, reason: reason) }
-            let header = try file.read(count: FrameHeader.size, at: position).withUnsafeBytes { FrameHeader.parse($0) }
+            let header: FrameHeader
+            switch try intactFrame(at: position) {
+            case .failure(let problem): return .broken(offset: position, lsn: lsn, reason: problem.reason)
+            case .success(let intact): header = intact
+            }
             position += header.frameSize
             lsn = header.firstLSN.advanced(by: header.count)
             if !header.flags.contains(.continued) { return .complete(end: position) }
         }
     }
 
-    /// Why no intact frame (magic, sizes, CRC) starts at `position`, in the words `next()`
-    /// uses for the same finding; nil when one does.
-    private func intactFrameProblem(at position: Int) throws -> String? {
+    struct FrameProblem: Error { let reason: String }
+
+    /// The header of the intact frame (magic, sizes, CRC) at `position`, or why there is
+    /// none, in the words `next()` uses for the same finding. The header is read once.
+    private func intactFrame(at position: Int) throws -> Result<FrameHeader, FrameProblem> {
         let available = fileSize - position
-        if available <= 0 { return "the end of the file comes before the append's last frame" }
-        if available < FrameHeader.size { return "a frame header is cut short by the end of the file (\(available) bytes)" }
+        if available <= 0 { return .failure(FrameProblem(reason: "the end of the file comes before the append's last frame")) }
+        if available < FrameHeader.size { return .failure(FrameProblem(reason: "a frame header is cut short by the end of the file (\(available) bytes)")) }
         let headerBytes = try file.read(count: FrameHeader.size, at: position)
-        guard headerBytes.withUnsafeBytes({ FrameHeader.hasMagic($0) }) else { return "no frame starts here (magic is wrong)" }
+        guard headerBytes.withUnsafeBytes({ FrameHeader.hasMagic($0) }) else { return .failure(FrameProblem(reason: "no frame starts here (magic is wrong)")) }
         let header = headerBytes.withUnsafeBytes { FrameHeader.parse($0) }
-        if header.storedSize > Limits.frameStoredSizeMax { return "frame stored size \(header.storedSize) is over the limit" }
+        if header.storedSize > Limits.frameStoredSizeMax { return .failure(FrameProblem(reason: "frame stored size \(header.storedSize) is over the limit")) }
         if header.frameSize > available {
-            return "the frame (\(header.frameSize) bytes) is cut short by the end of the file (\(available) bytes left)"
+            return .failure(FrameProblem(reason: "the frame (\(header.frameSize) bytes) is cut short by the end of the file (\(available) bytes left)"))
         }
-        return try frameIsIntact(at: position) ? nil : "frame CRC does not match"
+        return try crcMatches(headerBytes, header, at: position) ? .success(header) : .failure(FrameProblem(reason: "frame CRC does not match"))
+    }
+
+    /// Whether the frame whose header (`headerBytes`, parsed as `header`, its sizes checked)
+    /// is at `position` has the CRC its header says.
+    private func crcMatches(_ headerBytes: [UInt8], _ header: FrameHeader, at position: Int) throws -> Bool {
+        let payload = try file.read(count: header.storedSize, at: position + FrameHeader.size)
+        let crc = payload.withUnsafeBytes { p in
+            headerBytes.withUnsafeBytes { h in crc32c(p, continuing: crc32c(UnsafeRawBufferPointer(rebasing: h[0..<60]))) }
+        }
+        return crc == header.crc
     }
 
     private func frameIsIntact(at position: Int) throws -> Bool {
@@ -361,11 +376,7 @@ final class SegmentScanner {
         guard header.storedSize <= Limits.frameStoredSizeMax, position + header.frameSize <= fileSize else {
             return false
         }
-        let payload = try file.read(count: header.storedSize, at: position + FrameHeader.size)
-        let crc = payload.withUnsafeBytes { p in
-            headerBytes.withUnsafeBytes { h in crc32c(p, continuing: crc32c(UnsafeRawBufferPointer(rebasing: h[0..<60]))) }
-        }
-        return crc == header.crc
+        return try crcMatches(headerBytes, header, at: position)
     }
 }
 
