@@ -178,6 +178,7 @@ import Testing
             #expect(throws: CommandJSON.Problem(message), "\(line)") { _ = try CommandJSON.parse(line: line) }
         }
         #expect(CommandJSON.nearestName(to: "flavour", in: CommandJSON.envelopeFields + ["id"]) == nil)
+        #expect(Set(CommandJSON.ops) == Set(CommandJSON.fields.keys), "every op apply accepts has its field table, and no table is for an op it refuses")
     }
 
     /// Through the CLI, from a file and from standard input; and CRLF line ends are applied.
